@@ -1,0 +1,432 @@
+package engine
+
+import (
+	"container/heap"
+	"math"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// MissingRef marks a missing-event stage in Match.Refs.
+const MissingRef = math.MaxUint64
+
+// Match is one rule match. Refs are the caller's references of the matched
+// events (e.g. Kafka offsets) in stage order.
+type Match struct {
+	Rule      *Rule
+	Refs      []uint64
+	Timestamp int64  // event time of the last matched event
+	Key       uint64 // join key hash (0 for event rules)
+}
+
+// Stats are an engine's counters.
+type Stats struct {
+	Events        uint64
+	Matches       uint64
+	Late          uint64 // events older than the watermark when they arrived
+	Evicted       uint64 // partial matches dropped because MaxStates was reached
+	Expired       uint64 // partial matches dropped after maxspan
+	LiveStates    int    // pending partial matches and missing-event marks
+	Buffered      int    // stage hits waiting in the reorder buffer
+	Watermark     int64
+	KeysFannedOut uint64
+}
+
+type ord struct {
+	ts  int64
+	tb  int64
+	seq uint64
+}
+
+func (a ord) less(b ord) bool {
+	if a.ts != b.ts {
+		return a.ts < b.ts
+	}
+	if a.tb != b.tb {
+		return a.tb < b.tb
+	}
+	return a.seq < b.seq
+}
+
+type hitItem struct {
+	st   *stage
+	keys []uint64
+}
+
+type hit struct {
+	o     ord
+	ref   uint64
+	items []hitItem
+}
+
+type hitHeap []*hit
+
+func (h hitHeap) Len() int           { return len(h) }
+func (h hitHeap) Less(i, j int) bool { return h[i].o.less(h[j].o) }
+func (h hitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *hitHeap) Push(x any)        { *h = append(*h, x.(*hit)) }
+func (h *hitHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// Engine evaluates a Program over one ordered stream (one partition). It is
+// not safe for concurrent use; use one engine per partition.
+type Engine struct {
+	p       *Program
+	ev      Event
+	dec     decoder
+	c       ctx
+	out     []Match
+	cands   []*stage
+	stamp   []uint32
+	gen     uint32
+	keyBuf  []byte
+	keys    []uint64
+	seq     uint64
+	maxTs   int64
+	wm      int64
+	started bool
+	buf     hitHeap
+	st      *state
+	stats   Stats
+}
+
+// NewEngine returns an engine with empty state.
+func (p *Program) NewEngine() *Engine {
+	e := &Engine{p: p, stamp: make([]uint32, len(p.all)), wm: math.MinInt64, maxTs: math.MinInt64}
+	e.c.boundSlot = -1
+	e.c.ev = &e.ev
+	e.st = newState(e)
+	return e
+}
+
+// Program returns the engine's program.
+func (e *Engine) Program() *Program { return e.p }
+
+// Watermark is the event-time watermark in Unix nanoseconds: the newest
+// timestamp seen minus the allowed disorder.
+func (e *Engine) Watermark() int64 { return e.wm }
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() Stats {
+	s := e.stats
+	s.LiveStates = len(e.st.m)
+	s.Buffered = len(e.buf)
+	s.Watermark = e.wm
+	return s
+}
+
+// Decode decodes raw into the engine's event without evaluating it.
+func (e *Engine) decode(raw []byte) error {
+	if err := e.p.sch.decode(raw, &e.ev, e.p.opts.MaxDepth, &e.dec); err != nil {
+		return err
+	}
+	v, ok := e.ev.first(e.p.tsSlot)
+	if !ok || v.Kind == KindNull {
+		return &DecodeError{Offset: -1, Reason: ReasonNoTime, Msg: "missing " + e.p.opts.TimestampField}
+	}
+	ts, ok := parseTime(v)
+	if !ok {
+		return &DecodeError{Offset: -1, Reason: ReasonBadTime, Msg: "invalid " + e.p.opts.TimestampField + " " + v.String()}
+	}
+	e.ev.Timestamp, e.ev.HasTimestamp = ts, true
+	if e.p.tbSlot >= 0 {
+		if v, ok := e.ev.first(e.p.tbSlot); ok {
+			if f, ok := numOf(v); ok {
+				e.ev.Tiebreaker, e.ev.HasTiebreak = int64(f), true
+			}
+		}
+	}
+	return nil
+}
+
+// Process decodes and evaluates one event. ref is the caller's reference for
+// it (returned in matches). It appends event-rule matches at once and
+// sequence matches as the watermark releases them; retained reports whether
+// the event may be part of a later match (keep its body if you need it).
+func (e *Engine) Process(raw []byte, ref uint64) (matches []Match, retained bool, err error) {
+	e.out = e.out[:0]
+	if err := e.decode(raw); err != nil {
+		return nil, false, err
+	}
+	e.stats.Events++
+	e.seq++
+	o := ord{ts: e.ev.Timestamp, tb: e.ev.Tiebreaker, seq: e.seq}
+	c := &e.c
+	c.buf = c.buf[:0]
+	var h *hit
+	for _, s := range e.candidates() {
+		if !s.pred(c) {
+			continue
+		}
+		if s.rule.Kind == EventRule {
+			e.out = append(e.out, Match{Rule: s.rule, Refs: []uint64{ref}, Timestamp: o.ts})
+			e.stats.Matches++
+			continue
+		}
+		keys := e.joinKeys(s)
+		if len(keys) == 0 {
+			continue
+		}
+		if h == nil {
+			h = &hit{o: o, ref: ref}
+		}
+		h.items = append(h.items, hitItem{st: s, keys: keys})
+	}
+	if h != nil {
+		retained = true
+		if e.started && o.ts < e.wm {
+			e.stats.Late++
+			e.apply(h)
+		} else {
+			heap.Push(&e.buf, h)
+		}
+	}
+	if !e.started || o.ts > e.maxTs {
+		e.maxTs = o.ts
+		e.started = true
+		e.advance(satSub(o.ts, int64(e.p.opts.AllowedDisorder)))
+	}
+	return e.out, retained, nil
+}
+
+func satSub(a, b int64) int64 {
+	if a < math.MinInt64+b {
+		return math.MinInt64
+	}
+	return a - b
+}
+
+// Advance moves the watermark forward to wm (Unix nanoseconds), releasing
+// buffered events and deciding expired and trailing-missing partial matches.
+func (e *Engine) Advance(wm int64) []Match {
+	e.out = e.out[:0]
+	e.advance(wm)
+	return e.out
+}
+
+// Flush ends the input: every buffered event is processed and every pending
+// trailing missing-event match decided.
+func (e *Engine) Flush() []Match {
+	e.out = e.out[:0]
+	e.advance(math.MaxInt64)
+	return e.out
+}
+
+func (e *Engine) advance(wm int64) {
+	if wm <= e.wm {
+		return
+	}
+	for len(e.buf) > 0 && e.buf[0].o.ts < wm {
+		h := heap.Pop(&e.buf).(*hit)
+		e.st.expire(h.o.ts)
+		e.apply(h)
+	}
+	e.wm = wm
+	e.st.expire(wm)
+}
+
+// candidates returns the stages whose category matches the event.
+func (e *Engine) candidates() []*stage {
+	p := e.p
+	if p.opts.DisableIndex {
+		e.cands = e.cands[:0]
+		for _, s := range p.all {
+			if s.category == "" || e.hasCategory(s.category) {
+				e.cands = append(e.cands, s)
+			}
+		}
+		return e.cands
+	}
+	ev := &e.ev
+	h := ev.slots[p.catSlot].head
+	if h == 0 {
+		return p.anyCat
+	}
+	if ev.vals[h-1].next == 0 && len(p.anyCat) == 0 {
+		v := ev.vals[h-1].v
+		if v.Kind != KindString {
+			return nil
+		}
+		return p.byCat[bstr(v.Str)]
+	}
+	e.gen++
+	e.cands = e.cands[:0]
+	for i := h; i != 0; i = ev.vals[i-1].next {
+		v := ev.vals[i-1].v
+		if v.Kind != KindString {
+			continue
+		}
+		for _, s := range p.byCat[bstr(v.Str)] {
+			e.cands = append(e.cands, s)
+		}
+	}
+	e.cands = append(e.cands, p.anyCat...)
+	if len(e.cands) > 1 {
+		sortStages(e.cands)
+		out := e.cands[:1]
+		for _, s := range e.cands[1:] {
+			if s != out[len(out)-1] {
+				out = append(out, s)
+			}
+		}
+		e.cands = out
+	}
+	return e.cands
+}
+
+func (e *Engine) hasCategory(cat string) bool {
+	for i := e.ev.slots[e.p.catSlot].head; i != 0; i = e.ev.vals[i-1].next {
+		v := e.ev.vals[i-1].v
+		if v.Kind == KindString && bstr(v.Str) == cat {
+			return true
+		}
+	}
+	return false
+}
+
+// joinKeys returns the hashes of the stage's join key tuples: one per
+// combination of values (multi-valued keys fan out); none when a key is null.
+func (e *Engine) joinKeys(s *stage) []uint64 {
+	if len(s.keys) == 0 {
+		return []uint64{0}
+	}
+	ev := &e.ev
+	combos := 1
+	for _, slot := range s.keys {
+		n := 0
+		for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
+			if k := ev.vals[i-1].v.Kind; k != KindNull && k != KindObject {
+				n++
+			}
+		}
+		if n == 0 {
+			return nil
+		}
+		combos *= n
+		if combos > 64 {
+			combos = 64
+		}
+	}
+	if combos > 1 {
+		e.stats.KeysFannedOut++
+	}
+	out := make([]uint64, 0, combos)
+	var rec func(k int, buf []byte)
+	rec = func(k int, buf []byte) {
+		if len(out) >= 64 {
+			return
+		}
+		if k == len(s.keys) {
+			out = append(out, xxhash.Sum64(buf)|1)
+			return
+		}
+		slot := s.keys[k]
+		for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
+			v := ev.vals[i-1].v
+			if v.Kind == KindNull || v.Kind == KindObject {
+				continue
+			}
+			b := append(buf, byte(v.Kind))
+			switch v.Kind {
+			case KindNumber:
+				b = appendNum(b, v.Num)
+			case KindBool:
+				if v.Bool {
+					b = append(b, '1')
+				}
+			default:
+				b = append(b, v.Str...)
+			}
+			b = append(b, 0)
+			rec(k+1, b)
+		}
+	}
+	rec(0, e.keyBuf[:0])
+	// dedupe identical tuples (a value listed twice)
+	if len(out) > 1 {
+		uniq := out[:1]
+		for _, k := range out[1:] {
+			dup := false
+			for _, u := range uniq {
+				if u == k {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				uniq = append(uniq, k)
+			}
+		}
+		out = uniq
+	}
+	return out
+}
+
+// parseTime parses an RFC 3339 timestamp or epoch milliseconds.
+func parseTime(v Value) (int64, bool) {
+	switch v.Kind {
+	case KindNumber:
+		return int64(v.Num * 1e6), true
+	case KindString:
+		if ts, ok := fastRFC3339(v.Str); ok {
+			return ts, true
+		}
+		t, err := time.Parse(time.RFC3339Nano, string(v.Str))
+		if err != nil {
+			return 0, false
+		}
+		return t.UnixNano(), true
+	}
+	return 0, false
+}
+
+// fastRFC3339 parses YYYY-MM-DDTHH:MM:SS[.fraction]Z without allocating.
+func fastRFC3339(b []byte) (int64, bool) {
+	if len(b) < 20 || b[4] != '-' || b[7] != '-' || (b[10] != 'T' && b[10] != ' ') || b[13] != ':' || b[16] != ':' || b[len(b)-1] != 'Z' {
+		return 0, false
+	}
+	num := func(s []byte) (int, bool) {
+		n := 0
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		return n, true
+	}
+	y, ok1 := num(b[0:4])
+	mo, ok2 := num(b[5:7])
+	d, ok3 := num(b[8:10])
+	h, ok4 := num(b[11:13])
+	mi, ok5 := num(b[14:16])
+	s, ok6 := num(b[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60 {
+		return 0, false
+	}
+	var frac int64
+	rest := b[19 : len(b)-1]
+	if len(rest) > 0 {
+		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
+			return 0, false
+		}
+		f, ok := num(rest[1:])
+		if !ok {
+			return 0, false
+		}
+		frac = int64(f)
+		for i := len(rest) - 1; i < 9; i++ {
+			frac *= 10
+		}
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, s, 0, time.UTC)
+	if t.Day() != d {
+		return 0, false
+	}
+	return t.UnixNano() + frac, true
+}

@@ -1,0 +1,461 @@
+package engine
+
+import (
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+)
+
+// State format version, bumped on any incompatible change.
+const stateVersion = 1
+
+// ErrStateMismatch is returned when persisted state was written by another
+// rule set or format version.
+var ErrStateMismatch = errors.New("state was written by a different rule set or format version")
+
+// Delta is the new content of one (rule, join key) group of sequence state;
+// Value nil is a tombstone.
+type Delta struct {
+	RuleID string
+	Key    uint64
+	Value  []byte
+}
+
+func putUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
+func putVarint(b []byte, v int64) []byte   { return binary.AppendVarint(b, v) }
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errors.New("truncated state record")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errors.New("truncated state record")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.err = errors.New("truncated state record")
+		return nil
+	}
+	b := r.b[:n]
+	r.b = r.b[n:]
+	return b
+}
+
+func appendPartial(b []byte, p *partial) []byte {
+	b = putVarint(b, p.start)
+	b = putVarint(b, p.last.ts)
+	b = putVarint(b, p.last.tb)
+	b = putUvarint(b, p.last.seq)
+	b = putUvarint(b, p.startSeq)
+	b = putUvarint(b, uint64(len(p.refs)))
+	for _, r := range p.refs {
+		b = putUvarint(b, r)
+	}
+	return b
+}
+
+func (r *reader) partial() partial {
+	var p partial
+	p.start = r.varint()
+	p.last.ts = r.varint()
+	p.last.tb = r.varint()
+	p.last.seq = r.uvarint()
+	p.startSeq = r.uvarint()
+	n := r.uvarint()
+	if n > 1<<16 {
+		r.err = errors.New("corrupt state record")
+		return p
+	}
+	if n > 0 {
+		p.refs = make([]uint64, n)
+		for i := range p.refs {
+			p.refs[i] = r.uvarint()
+		}
+	}
+	return p
+}
+
+// encodeGroup encodes all state entries of (rule, key); nil when empty.
+func (s *state) encodeGroup(dst []byte, r *Rule, key uint64) []byte {
+	var out []byte
+	for st := range r.stages {
+		p, ok := s.m[skey{uint32(r.index), uint16(st), key}]
+		if !ok {
+			continue
+		}
+		if out == nil {
+			out = append(dst, stateVersion)
+		}
+		out = putUvarint(out, uint64(st))
+		out = appendPartial(out, &p)
+	}
+	return out
+}
+
+func (s *state) decodeGroup(r *Rule, key uint64, b []byte) error {
+	for st := range r.stages {
+		delete(s.m, skey{uint32(r.index), uint16(st), key})
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	if b[0] != stateVersion {
+		return ErrStateMismatch
+	}
+	rd := &reader{b: b[1:]}
+	for len(rd.b) > 0 && rd.err == nil {
+		st := rd.uvarint()
+		p := rd.partial()
+		if rd.err != nil {
+			break
+		}
+		if st >= uint64(len(r.stages)) {
+			return fmt.Errorf("state for rule %s names stage %d of %d", r.ID, st, len(r.stages))
+		}
+		s.m[skey{uint32(r.index), uint16(st), key}] = p
+	}
+	return rd.err
+}
+
+// Begin starts a unit of work (a transaction): changes from here on can be
+// undone by Rollback and are returned by Commit.
+func (e *Engine) Begin() {
+	s := e.st
+	clear(s.dirty)
+	clear(s.undo)
+	s.track = true
+	s.metaUndo = e.encodeMeta(nil)
+}
+
+// Commit ends the unit of work and returns the changed groups and the meta
+// record (watermark, order counters, reorder buffer).
+func (e *Engine) Commit() (deltas []Delta, meta []byte) {
+	s := e.st
+	gs := make([]gkey, 0, len(s.dirty))
+	for g := range s.dirty {
+		gs = append(gs, g)
+	}
+	sort.Slice(gs, func(i, j int) bool {
+		if gs[i].rule != gs[j].rule {
+			return gs[i].rule < gs[j].rule
+		}
+		return gs[i].key < gs[j].key
+	})
+	for _, g := range gs {
+		r := e.p.rules[g.rule]
+		deltas = append(deltas, Delta{RuleID: r.ID, Key: g.key, Value: s.encodeGroup(nil, r, g.key)})
+	}
+	clear(s.dirty)
+	clear(s.undo)
+	s.track = false
+	s.metaUndo = nil
+	return deltas, e.encodeMeta(nil)
+}
+
+// Rollback undoes every change since Begin, as if the events since then had
+// never been processed.
+func (e *Engine) Rollback() error {
+	s := e.st
+	if !s.track {
+		return nil
+	}
+	for g, old := range s.undo {
+		if err := s.decodeGroup(e.p.rules[g.rule], g.key, old); err != nil {
+			return err
+		}
+	}
+	clear(s.dirty)
+	clear(s.undo)
+	s.track = false
+	if err := e.decodeMeta(s.metaUndo); err != nil {
+		return err
+	}
+	s.metaUndo = nil
+	e.rebuildFifos()
+	return nil
+}
+
+func (e *Engine) encodeMeta(b []byte) []byte {
+	b = append(b, stateVersion)
+	b = binary.BigEndian.AppendUint64(b, e.p.hash)
+	b = putUvarint(b, e.seq)
+	b = putVarint(b, e.maxTs)
+	b = putVarint(b, e.wm)
+	if e.started {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	st := &e.stats
+	for _, v := range []uint64{st.Events, st.Matches, st.Late, st.Evicted, st.Expired} {
+		b = putUvarint(b, v)
+	}
+	hits := append(hitHeap(nil), e.buf...)
+	sort.Slice(hits, func(i, j int) bool { return hits[i].o.less(hits[j].o) })
+	b = putUvarint(b, uint64(len(hits)))
+	for _, h := range hits {
+		b = putVarint(b, h.o.ts)
+		b = putVarint(b, h.o.tb)
+		b = putUvarint(b, h.o.seq)
+		b = putUvarint(b, h.ref)
+		b = putUvarint(b, uint64(len(h.items)))
+		for _, it := range h.items {
+			b = putUvarint(b, uint64(it.st.rule.index))
+			b = putVarint(b, int64(it.st.idx))
+			b = putUvarint(b, uint64(len(it.keys)))
+			for _, k := range it.keys {
+				b = binary.BigEndian.AppendUint64(b, k)
+			}
+		}
+	}
+	return b
+}
+
+func (e *Engine) decodeMeta(b []byte) error {
+	if len(b) < 9 || b[0] != stateVersion || binary.BigEndian.Uint64(b[1:9]) != e.p.hash {
+		return ErrStateMismatch
+	}
+	r := &reader{b: b[9:]}
+	seq := r.uvarint()
+	maxTs := r.varint()
+	wm := r.varint()
+	var started bool
+	if len(r.b) > 0 {
+		started = r.b[0] == 1
+		r.b = r.b[1:]
+	}
+	var counters [5]uint64
+	for i := range counters {
+		counters[i] = r.uvarint()
+	}
+	n := r.uvarint()
+	if n > uint64(len(b)) {
+		return errors.New("corrupt meta record")
+	}
+	hits := make(hitHeap, 0, n)
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		h := &hit{}
+		h.o.ts = r.varint()
+		h.o.tb = r.varint()
+		h.o.seq = r.uvarint()
+		h.ref = r.uvarint()
+		ni := r.uvarint()
+		if ni > uint64(len(e.p.all)) {
+			return errors.New("corrupt meta record")
+		}
+		for j := uint64(0); j < ni && r.err == nil; j++ {
+			ri := r.uvarint()
+			si := r.varint()
+			nk := r.uvarint()
+			if ri >= uint64(len(e.p.rules)) || nk > 64 || uint64(len(r.b)) < nk*8 {
+				return errors.New("corrupt meta record")
+			}
+			rule := e.p.rules[ri]
+			var st *stage
+			if si < 0 {
+				st = rule.until
+			} else if si < int64(len(rule.stages)) {
+				st = rule.stages[si]
+			}
+			if st == nil {
+				return errors.New("corrupt meta record")
+			}
+			keys := make([]uint64, nk)
+			for k := range keys {
+				keys[k] = binary.BigEndian.Uint64(r.b)
+				r.b = r.b[8:]
+			}
+			h.items = append(h.items, hitItem{st: st, keys: keys})
+		}
+		hits = append(hits, h)
+	}
+	if r.err != nil {
+		return r.err
+	}
+	e.seq, e.maxTs, e.wm, e.started = seq, maxTs, wm, started
+	e.stats.Events, e.stats.Matches, e.stats.Late, e.stats.Evicted, e.stats.Expired =
+		counters[0], counters[1], counters[2], counters[3], counters[4]
+	e.buf = hits
+	heap.Init(&e.buf)
+	return nil
+}
+
+// Snapshot encodes the engine's whole state.
+func (e *Engine) Snapshot() []byte {
+	b := e.encodeMeta(nil)
+	out := binary.BigEndian.AppendUint32(nil, uint32(len(b)))
+	out = append(out, b...)
+	groups := map[gkey]struct{}{}
+	for k := range e.st.m {
+		groups[gkey{k.rule, k.key}] = struct{}{}
+	}
+	gs := make([]gkey, 0, len(groups))
+	for g := range groups {
+		gs = append(gs, g)
+	}
+	sort.Slice(gs, func(i, j int) bool {
+		if gs[i].rule != gs[j].rule {
+			return gs[i].rule < gs[j].rule
+		}
+		return gs[i].key < gs[j].key
+	})
+	for _, g := range gs {
+		rec := e.st.encodeGroup(nil, e.p.rules[g.rule], g.key)
+		out = putUvarint(out, uint64(g.rule))
+		out = binary.BigEndian.AppendUint64(out, g.key)
+		out = putUvarint(out, uint64(len(rec)))
+		out = append(out, rec...)
+	}
+	return out
+}
+
+// Restore replaces the engine's state with a Snapshot.
+func (e *Engine) Restore(b []byte) error {
+	if len(b) < 4 {
+		return errors.New("truncated snapshot")
+	}
+	n := binary.BigEndian.Uint32(b)
+	if uint64(n) > uint64(len(b)-4) {
+		return errors.New("truncated snapshot")
+	}
+	e.Reset()
+	if err := e.decodeMeta(b[4 : 4+n]); err != nil {
+		return err
+	}
+	r := &reader{b: b[4+n:]}
+	for len(r.b) > 0 && r.err == nil {
+		ri := r.uvarint()
+		if r.err != nil || ri >= uint64(len(e.p.rules)) || len(r.b) < 8 {
+			return errors.New("corrupt snapshot")
+		}
+		key := binary.BigEndian.Uint64(r.b)
+		r.b = r.b[8:]
+		rec := r.bytes()
+		if r.err != nil {
+			break
+		}
+		if err := e.st.decodeGroup(e.p.rules[ri], key, rec); err != nil {
+			return err
+		}
+	}
+	if r.err != nil {
+		return r.err
+	}
+	e.rebuildFifos()
+	return nil
+}
+
+// Reset clears all state.
+func (e *Engine) Reset() {
+	e.st = newState(e)
+	e.buf = nil
+	e.seq, e.started = 0, false
+	e.maxTs, e.wm = math.MinInt64, math.MinInt64
+	e.stats = Stats{}
+}
+
+// RuleByID finds a compiled rule.
+func (p *Program) RuleByID(id string) *Rule {
+	for _, r := range p.rules {
+		if r.ID == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// ApplyDelta restores one group from a state changelog record.
+func (e *Engine) ApplyDelta(d Delta) error {
+	r := e.p.RuleByID(d.RuleID)
+	if r == nil {
+		return fmt.Errorf("%w: unknown rule %q", ErrStateMismatch, d.RuleID)
+	}
+	return e.st.decodeGroup(r, d.Key, d.Value)
+}
+
+// ApplyMeta restores the meta record; call Rebuild after the last delta.
+func (e *Engine) ApplyMeta(meta []byte) error { return e.decodeMeta(meta) }
+
+// Rebuild rebuilds the expiry queues after ApplyDelta calls.
+func (e *Engine) Rebuild() { e.rebuildFifos() }
+
+func (e *Engine) rebuildFifos() {
+	s := e.st
+	for i := range s.fifos {
+		s.fifos[i] = fifo{}
+	}
+	type ent struct {
+		rule uint32
+		fifoEntry
+	}
+	seen := map[[3]uint64]bool{}
+	var all []ent
+	for k, p := range s.m {
+		id := [3]uint64{uint64(k.rule), k.key, p.startSeq}
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		all = append(all, ent{k.rule, fifoEntry{key: k.key, startSeq: p.startSeq, start: p.start}})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].start != all[j].start {
+			return all[i].start < all[j].start
+		}
+		return all[i].startSeq < all[j].startSeq
+	})
+	for _, x := range all {
+		s.fifos[x.rule].push(x.fifoEntry)
+	}
+}
+
+// MinLiveRef returns the smallest event reference that live state or the
+// reorder buffer still holds (math.MaxUint64 when none): event bodies kept
+// for alerts can be dropped below it.
+func (e *Engine) MinLiveRef() uint64 {
+	min := uint64(math.MaxUint64)
+	for _, p := range e.st.m {
+		for _, r := range p.refs {
+			if r != MissingRef && r < min {
+				min = r
+			}
+		}
+	}
+	for _, h := range e.buf {
+		if h.ref < min {
+			min = h.ref
+		}
+	}
+	return min
+}
