@@ -1,0 +1,136 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/eqlstream/eqlstream/rules"
+	"github.com/eqlstream/eqlstream/rules/engine"
+)
+
+func cmdCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	noWarn := fs.Bool("no-warnings", false, "print errors only")
+	var ef engineFlags
+	ef.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: processor check [flags] PATH...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	rs, stats, loadErr := rules.LoadPaths(fs.Args())
+	errorsN := 0
+	if loadErr != nil {
+		for _, e := range unjoin(loadErr) {
+			var le *rules.Error
+			if errors.As(e, &le) {
+				fmt.Fprintln(stdout, le.Detail())
+			} else {
+				fmt.Fprintln(stdout, e)
+			}
+			errorsN++
+		}
+	}
+	set, cerr := rules.Compile(rs, ef.options())
+	if cerr != nil {
+		printCompileErrors(stdout, cerr)
+		errorsN += len(set.Failed)
+	}
+	warnings := 0
+	kinds := map[string]int{}
+	if set.Program != nil {
+		for _, r := range set.Program.Rules() {
+			for _, w := range r.Warnings {
+				warnings++
+				kinds[warnKind(w.Msg)]++
+				if !*noWarn {
+					fmt.Fprintf(stdout, "warning: %s\n", w.Detail())
+				}
+			}
+		}
+	}
+	compiled := 0
+	seqs := 0
+	if set.Program != nil {
+		compiled = len(set.Program.Rules())
+		for _, r := range set.Program.Rules() {
+			if r.Kind != engine.EventRule {
+				seqs++
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "check: %d files, %d EQL rules: %d compiled (%d sequences/samples), %d failed, %d warnings; %d non-EQL rules skipped\n",
+		stats.Files, stats.EQL, compiled, seqs, errorsN, warnings, stats.Skipped)
+	ks := make([]string, 0, len(kinds))
+	for k := range kinds {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	for _, k := range ks {
+		fmt.Fprintf(stdout, "  %5d  %s\n", kinds[k], k)
+	}
+	if errorsN > 0 {
+		return exitRules
+	}
+	return exitOK
+}
+
+func warnKind(msg string) string {
+	if len(msg) > 60 {
+		return msg[:60] + "…"
+	}
+	return msg
+}
+
+func cmdRules(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("rules", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var rulePaths multiFlag
+	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable; default: the built-in detections)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	rs, err := loadRules(rulePaths, "", stderr)
+	if err != nil {
+		printCompileErrors(stderr, err)
+		return exitRules
+	}
+	set, _ := rules.Compile(rs, engine.Options{})
+	compiled := map[string]*engine.Rule{}
+	if set.Program != nil {
+		for _, r := range set.Program.Rules() {
+			compiled[r.ID] = r
+		}
+	}
+	fmt.Fprintf(stdout, "%-36s  %-8s  %-8s  %-8s  %s\n", "ID", "SEVERITY", "KIND", "STATUS", "NAME")
+	bad := 0
+	for _, r := range rs {
+		kind, status := "-", "error"
+		if cr := compiled[r.ID]; cr != nil {
+			kind, status = cr.Kind.String(), "ok"
+			if cr.Kind != engine.EventRule && !cr.HostScoped {
+				status = "unscoped"
+			}
+		} else {
+			bad++
+		}
+		if !r.Enabled {
+			status = "disabled"
+		}
+		fmt.Fprintf(stdout, "%-36s  %-8s  %-8s  %-8s  %s\n", r.ID, r.Severity, kind, status, r.Name)
+	}
+	if bad > 0 {
+		return exitRules
+	}
+	return exitOK
+}

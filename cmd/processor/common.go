@@ -1,0 +1,109 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/eqlstream/eqlstream/rules"
+	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/rules/eql"
+)
+
+// Exit codes, documented in README.md.
+const (
+	exitOK       = 0
+	exitFailure  = 1 // runtime failure (I/O, Kafka, fatal pipeline error)
+	exitUsage    = 2 // bad flags or arguments
+	exitRules    = 3 // rules failed to load or compile
+	exitBadInput = 4 // --strict and a bad input line
+)
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// engineFlags are the EQL search API options shared by eval and run.
+type engineFlags struct {
+	timestampField  string
+	tiebreakerField string
+	categoryField   string
+	disorder        time.Duration
+	maxStates       int
+}
+
+func (f *engineFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.timestampField, "timestamp-field", "@timestamp", "event time field (as in the EQL search API)")
+	fs.StringVar(&f.tiebreakerField, "tiebreaker-field", "", "numeric field ordering events with equal timestamps")
+	fs.StringVar(&f.categoryField, "event-category-field", "event.category", "event category field")
+	fs.DurationVar(&f.disorder, "allowed-disorder", 2*time.Second, "how far out of timestamp order events may arrive")
+	fs.IntVar(&f.maxStates, "max-states", 1_000_000, "pending partial matches kept per partition")
+}
+
+func (f *engineFlags) options() engine.Options {
+	d := f.disorder
+	if d == 0 {
+		d = -1 // zero disorder, not the default
+	}
+	return engine.Options{TimestampField: f.timestampField, TiebreakerField: f.tiebreakerField,
+		CategoryField: f.categoryField, AllowedDisorder: d, MaxStates: f.maxStates}
+}
+
+// loadRules loads --rules paths, or the built-in detections when none are
+// given, plus an inline --query.
+func loadRules(paths []string, query string, stderr io.Writer) ([]*rules.Rule, error) {
+	var rs []*rules.Rule
+	if len(paths) > 0 {
+		loaded, stats, err := rules.LoadPaths(paths)
+		if err != nil {
+			return nil, err
+		}
+		if stats.Skipped > 0 {
+			fmt.Fprintf(stderr, "rules: %d EQL rules loaded, %d non-EQL rules skipped %v\n", stats.EQL, stats.Skipped, stats.SkippedByType)
+		}
+		rs = loaded
+	} else if query == "" {
+		rs = rules.Builtin()
+	}
+	if query != "" {
+		rs = append(rs, &rules.Rule{ID: "query", Name: "Ad-hoc query", Severity: "low", RiskScore: 21, Version: 1,
+			Type: "eql", Language: "eql", Query: query, Enabled: true, Source: &eql.Source{Name: "--query", Text: query}})
+	}
+	if len(rs) == 0 {
+		return nil, errors.New("no rules loaded")
+	}
+	return rs, nil
+}
+
+// printCompileErrors prints each failed rule with its caret detail.
+func printCompileErrors(w io.Writer, err error) {
+	for _, e := range unjoin(err) {
+		var es eql.Errors
+		if errors.As(e, &es) {
+			fmt.Fprintln(w, es.Error())
+			continue
+		}
+		fmt.Fprintln(w, e)
+	}
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

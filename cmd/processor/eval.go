@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/eqlstream/eqlstream/rules"
+	"github.com/eqlstream/eqlstream/rules/engine"
+)
+
+// maxLine bounds one NDJSON line.
+const maxLine = 8 << 20
+
+type evalStats struct {
+	events, bad, alerts int
+	perRule             map[string]int
+	byReason            map[string]int
+}
+
+func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("eval", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var rulePaths multiFlag
+	var ef engineFlags
+	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable; default: the built-in detections)")
+	query := fs.String("query", "", "an inline EQL query to evaluate (rule id \"query\")")
+	output := fs.String("output", "", "write alerts here instead of stdout")
+	strict := fs.Bool("strict", false, "stop at the first bad input line (exit 4)")
+	quiet := fs.Bool("quiet", false, "no summary on stderr")
+	ef.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: processor eval [--rules PATH]... [--query EQL] [flags] [FILE|-]...")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	rs, err := loadRules(rulePaths, *query, stderr)
+	if err != nil {
+		printCompileErrors(stderr, err)
+		return exitRules
+	}
+	set, err := rules.Compile(rs, ef.options())
+	if err != nil {
+		printCompileErrors(stderr, err)
+		fmt.Fprintf(stderr, "eval: %d rules failed to compile\n", len(set.Failed))
+		return exitRules
+	}
+	out := stdout
+	if *output != "" {
+		f, err := os.Create(*output)
+		if err != nil {
+			fmt.Fprintf(stderr, "eval: %v\n", err)
+			return exitFailure
+		}
+		defer f.Close()
+		out = f
+	}
+	bw := bufio.NewWriterSize(out, 1<<16)
+	defer bw.Flush()
+
+	inputs := fs.Args()
+	if len(inputs) == 0 {
+		inputs = []string{"-"}
+	}
+	st := &evalStats{perRule: map[string]int{}, byReason: map[string]int{}}
+	eng := set.Program.NewEngine()
+	store := rules.NewEventStore()
+	var ref uint64
+	start := time.Now()
+	progress := isTerminal(os.Stderr) && !*quiet
+	lastProgress := start
+	emit := func(ms []engine.Match, cur []byte, curRef uint64) error {
+		for _, m := range ms {
+			doc, _, err := set.Alert(m, func(r uint64) ([]byte, bool) {
+				if r == curRef && cur != nil {
+					return cur, true
+				}
+				return store.Get(r)
+			}, time.Time{})
+			if err != nil {
+				return err
+			}
+			bw.Write(doc)
+			bw.WriteByte('\n')
+			st.alerts++
+			st.perRule[set.Rule(m.Rule).Name]++
+		}
+		return nil
+	}
+	for _, in := range inputs {
+		r, closeFn, err := openInput(in, stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "eval: %v\n", err)
+			return exitFailure
+		}
+		br := bufio.NewReaderSize(r, 1<<20)
+		line := 0
+		for {
+			raw, rerr := readLine(br)
+			if len(raw) > 0 || (rerr == nil && raw != nil) {
+				line++
+				if errors.Is(rerr, errTooLong) {
+					st.bad++
+					st.byReason[engine.ReasonTooLarge]++
+					fmt.Fprintf(stderr, "%s:%d: line longer than %d bytes, skipped\n", in, line, maxLine)
+					if *strict {
+						return exitBadInput
+					}
+					rerr = nil
+					goto next
+				}
+				raw = bytes.TrimSpace(raw)
+				if len(raw) == 0 {
+					goto next
+				}
+				ref++
+				ms, retained, perr := eng.Process(raw, ref)
+				if perr != nil {
+					st.bad++
+					var de *engine.DecodeError
+					reason := engine.ReasonMalformed
+					if errors.As(perr, &de) {
+						reason = de.Reason
+					}
+					st.byReason[reason]++
+					fmt.Fprintf(stderr, "%s:%d: %v (%s)\n", in, line, perr, reason)
+					if *strict {
+						return exitBadInput
+					}
+					goto next
+				}
+				st.events++
+				if retained {
+					store.Put(ref, raw)
+				}
+				if err := emit(ms, raw, ref); err != nil {
+					fmt.Fprintf(stderr, "eval: %v\n", err)
+					return exitFailure
+				}
+				store.Trim(eng.MinLiveRef)
+				if progress && st.events%100000 == 0 && time.Since(lastProgress) > time.Second {
+					lastProgress = time.Now()
+					fmt.Fprintf(os.Stderr, "\r%d events, %d alerts, %.0f events/s", st.events, st.alerts, float64(st.events)/time.Since(start).Seconds())
+				}
+			}
+		next:
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil && !errors.Is(rerr, errTooLong) {
+				fmt.Fprintf(stderr, "eval: %s: %v\n", in, rerr)
+				closeFn()
+				return exitFailure
+			}
+		}
+		closeFn()
+	}
+	if err := emit(eng.Flush(), nil, 0); err != nil {
+		fmt.Fprintf(stderr, "eval: %v\n", err)
+		return exitFailure
+	}
+	if progress {
+		fmt.Fprint(os.Stderr, "\r\033[K")
+	}
+	if !*quiet {
+		el := time.Since(start)
+		es := eng.Stats()
+		fmt.Fprintf(stderr, "eval: %d events, %d alerts, %d bad lines, %d late events, %d evicted states in %s (%.0f events/s)\n",
+			st.events, st.alerts, st.bad, es.Late, es.Evicted, el.Round(time.Millisecond), float64(st.events)/el.Seconds())
+		names := make([]string, 0, len(st.perRule))
+		for n := range st.perRule {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Fprintf(stderr, "  %6d  %s\n", st.perRule[n], n)
+		}
+		for reason, n := range st.byReason {
+			fmt.Fprintf(stderr, "  bad: %d %s\n", n, reason)
+		}
+	}
+	return exitOK
+}
+
+var errTooLong = errors.New("line too long")
+
+// readLine reads one line without its newline; an over-long line is consumed
+// and reported as errTooLong.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	var buf []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		if len(buf)+len(chunk) > maxLine {
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			if err == io.EOF {
+				return []byte{' '}, errTooLong
+			}
+			return []byte{' '}, errTooLong
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			buf = append(buf, chunk...)
+			continue
+		}
+		if buf != nil {
+			chunk = append(buf, chunk...)
+		}
+		if err == io.EOF && len(chunk) == 0 {
+			return nil, io.EOF
+		}
+		return bytes.TrimRight(chunk, "\r\n"), err
+	}
+}
+
+func openInput(name string, stdin io.Reader) (io.Reader, func(), error) {
+	var r io.Reader
+	closeFn := func() {}
+	if name == "-" {
+		r = stdin
+	} else {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, nil, err
+		}
+		r, closeFn = f, func() { f.Close() }
+	}
+	if strings.HasSuffix(name, ".gz") {
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			closeFn()
+			return nil, nil, fmt.Errorf("%s: %w", name, err)
+		}
+		c := closeFn
+		r, closeFn = zr, func() { zr.Close(); c() }
+	}
+	return r, closeFn, nil
+}

@@ -1,0 +1,47 @@
+// Command processor is eqlstream's binary: the Kafka pipeline (`run`), the
+// offline evaluator (`eval`), rule tooling (`check`, `rules`), the event
+// generator (`gen`) and a producer for captured events (`produce`).
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `usage: processor <command> [flags]
+
+commands:
+  eval     evaluate rules over NDJSON events offline, print alerts
+  check    compile rule files, print errors and warnings
+  rules    list rules
+  gen      generate realistic Elastic Defend-like Linux events
+  run      the exactly-once Kafka pipeline (--embedded: a zero-setup demo)
+  produce  publish NDJSON events to Kafka keyed by host.id
+`
+
+func main() {
+	os.Exit(realMain(os.Args[1:]))
+}
+
+func realMain(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprint(os.Stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return 0
+	}
+	rest := args[1:]
+	switch args[0] {
+	case "eval":
+		return cmdEval(rest, os.Stdin, os.Stdout, os.Stderr)
+	case "check":
+		return cmdCheck(rest, os.Stdout, os.Stderr)
+	case "rules":
+		return cmdRules(rest, os.Stdout, os.Stderr)
+	}
+	fmt.Fprintf(os.Stderr, "processor: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
