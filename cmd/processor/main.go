@@ -41,6 +41,12 @@ func realMain(args []string) int {
 		return cmdCheck(rest, os.Stdout, os.Stderr)
 	case "rules":
 		return cmdRules(rest, os.Stdout, os.Stderr)
+	case "gen":
+		return cmdGen(rest, os.Stdout, os.Stderr)
+	case "run":
+		return cmdRun(rest, os.Stdout, os.Stderr)
+	case "produce":
+		return cmdProduce(rest, os.Stdin, os.Stderr)
 	}
 	fmt.Fprintf(os.Stderr, "processor: unknown command %q\n\n%s", args[0], usage)
 	return 2

@@ -13,10 +13,10 @@ import (
 )
 
 type corpusRule struct {
-	path   string
-	id     string
-	query  string
-	linux  bool
+	path  string
+	id    string
+	query string
+	linux bool
 }
 
 func loadCorpus(t testing.TB) []corpusRule {

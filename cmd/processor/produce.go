@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+
+	json "github.com/goccy/go-json"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// hostID extracts host.id from an event: nested, dotted, or a mix.
+func hostID(raw []byte) (string, bool) {
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return "", false
+	}
+	if v, ok := doc["host.id"].(string); ok {
+		return v, true
+	}
+	if h, ok := doc["host"].(map[string]any); ok {
+		if v, ok := h["id"].(string); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+func cmdProduce(args []string, stdin io.Reader, stderr io.Writer) int {
+	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	brokers := fs.String("brokers", "", "Kafka bootstrap brokers")
+	topic := fs.String("topic", "", "topic to produce to")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := envDefaults(fs, set); err != nil {
+		fmt.Fprintf(stderr, "produce: %v\n", err)
+		return exitUsage
+	}
+	if *topic == "" {
+		*topic = os.Getenv("EQLSTREAM_INPUT_TOPIC")
+	}
+	if *brokers == "" || *topic == "" {
+		fmt.Fprintln(stderr, "usage: processor produce --brokers B --topic T [FILE|-]...")
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(splitList(*brokers)...), kgo.DefaultProduceTopic(*topic),
+		kgo.ProducerBatchMaxBytes(4<<20), kgo.MaxBufferedRecords(100000))
+	if err != nil {
+		fmt.Fprintf(stderr, "produce: %v\n", err)
+		return exitFailure
+	}
+	defer cl.Close()
+	n, err := produceNDJSON(ctx, cl, *topic, fs.Args(), stdin, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "produce: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stderr, "produce: %d records to %s\n", n, *topic)
+	return exitOK
+}
+
+// produceNDJSON publishes every line of the inputs, keyed by host.id, with
+// the client's idempotent producer, and waits until all are acknowledged.
+func produceNDJSON(ctx context.Context, cl *kgo.Client, topic string, inputs []string, stdin io.Reader, stderr io.Writer) (int, error) {
+	if len(inputs) == 0 {
+		inputs = []string{"-"}
+	}
+	var n int
+	var failed atomic.Pointer[error]
+	for _, in := range inputs {
+		r, closeFn, err := openInput(in, stdin)
+		if err != nil {
+			return n, err
+		}
+		br := bufio.NewReaderSize(r, 1<<20)
+		for {
+			line, rerr := readLine(br)
+			if errors.Is(rerr, errTooLong) {
+				return n, fmt.Errorf("%s: a line is longer than %d bytes", in, maxLine)
+			}
+			line = bytes.TrimSpace(line)
+			if len(line) > 0 {
+				val := append([]byte(nil), line...)
+				var key []byte
+				if h, ok := hostID(val); ok {
+					key = []byte(h)
+				}
+				cl.Produce(ctx, &kgo.Record{Topic: topic, Key: key, Value: val}, func(_ *kgo.Record, err error) {
+					if err != nil {
+						failed.CompareAndSwap(nil, &err)
+					}
+				})
+				n++
+			}
+			if rerr == io.EOF {
+				break
+			}
+			if rerr != nil {
+				closeFn()
+				return n, rerr
+			}
+		}
+		closeFn()
+	}
+	if err := cl.Flush(ctx); err != nil {
+		return n, err
+	}
+	if e := failed.Load(); e != nil {
+		return n, *e
+	}
+	return n, nil
+}

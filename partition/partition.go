@@ -1,0 +1,198 @@
+// Package partition holds the per-partition state of the pipeline: one rule
+// engine per assigned input partition, the bodies of events that live
+// partial matches refer to, and the encoding of that state as records of the
+// compacted state topic (one record per rule and join key, plus a meta record
+// with the next input offset), so state commits in the same Kafka
+// transaction as alerts and offsets.
+package partition
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/eqlstream/eqlstream/rules"
+	"github.com/eqlstream/eqlstream/rules/engine"
+)
+
+// metaVersion is the version of the meta record's envelope.
+const metaVersion = 1
+
+// ErrOffsetMismatch means the state topic's meta record does not describe
+// the committed input offset: state and offsets disagree.
+var ErrOffsetMismatch = errors.New("state does not match the committed input offset")
+
+// TP names an input partition.
+type TP struct {
+	Topic     string
+	Partition int32
+}
+
+func (tp TP) String() string { return fmt.Sprintf("%s/%d", tp.Topic, tp.Partition) }
+
+// Processor is the state of one input partition.
+type Processor struct {
+	TP     TP
+	Engine *engine.Engine
+	Bodies *rules.EventStore
+	// Next is the next input offset to process (committed offsets after a
+	// commit; advanced as records are processed within a transaction).
+	Next int64
+	// begun is set while a transaction touches the partition.
+	begun     bool
+	committed int64
+}
+
+// New returns a processor with empty state starting at offset next.
+func New(tp TP, set *rules.RuleSet, next int64) *Processor {
+	return &Processor{TP: tp, Engine: set.Program.NewEngine(), Bodies: rules.NewEventStore(), Next: next, committed: next}
+}
+
+// Begin marks the start of a transaction touching this partition.
+func (p *Processor) Begin() {
+	if p.begun {
+		return
+	}
+	p.begun = true
+	p.Engine.Begin()
+}
+
+// Begun reports whether the current transaction touched the partition.
+func (p *Processor) Begun() bool { return p.begun }
+
+// Committed makes the transaction's changes permanent.
+func (p *Processor) Committed() {
+	if !p.begun {
+		return
+	}
+	p.Engine.Commit()
+	p.committed = p.Next
+	p.begun = false
+}
+
+// Aborted rolls the engine back to the last committed state; the records
+// are consumed again from the committed offset.
+func (p *Processor) Aborted() error {
+	if !p.begun {
+		return nil
+	}
+	p.begun = false
+	p.Next = p.committed
+	return p.Engine.Rollback()
+}
+
+// KeyPrefix is the state-record key prefix of a partition.
+func KeyPrefix(tp TP) string { return tp.Topic + "/" + strconv.Itoa(int(tp.Partition)) + "/" }
+
+// MetaKey is the key of the partition's meta record.
+func MetaKey(tp TP) []byte { return []byte(KeyPrefix(tp) + "meta") }
+
+// DeltaKey is the key of one (rule, join key) state record.
+func DeltaKey(tp TP, ruleID string, key uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], key)
+	return []byte(KeyPrefix(tp) + "r/" + ruleID + "/" + hex.EncodeToString(k[:]))
+}
+
+// StateRecord is a key and value for the state topic (nil value: tombstone).
+type StateRecord struct {
+	Key, Value []byte
+}
+
+// PendingState returns the state records of the current transaction: the
+// changed groups, then the meta record holding the next offset.
+func (p *Processor) PendingState() []StateRecord {
+	deltas, meta := p.Engine.Pending()
+	out := make([]StateRecord, 0, len(deltas)+1)
+	for _, d := range deltas {
+		out = append(out, StateRecord{Key: DeltaKey(p.TP, d.RuleID, d.Key), Value: d.Value})
+	}
+	v := make([]byte, 0, len(meta)+9)
+	v = append(v, metaVersion)
+	v = binary.BigEndian.AppendUint64(v, uint64(p.Next))
+	v = append(v, meta...)
+	out = append(out, StateRecord{Key: MetaKey(p.TP), Value: v})
+	return out
+}
+
+// Restorer rebuilds a partition's state from state-topic records read in
+// offset order.
+type Restorer struct {
+	tp     TP
+	prefix []byte
+	meta   []byte
+	groups map[string][]byte
+}
+
+// NewRestorer starts restoring tp.
+func NewRestorer(tp TP) *Restorer {
+	return &Restorer{tp: tp, prefix: []byte(KeyPrefix(tp)), groups: map[string][]byte{}}
+}
+
+// Add applies one state-topic record; records of other partitions are ignored.
+func (r *Restorer) Add(key, value []byte) {
+	if !bytes.HasPrefix(key, r.prefix) {
+		return
+	}
+	rest := string(key[len(r.prefix):])
+	if rest == "meta" {
+		r.meta = append([]byte(nil), value...)
+		return
+	}
+	if value == nil {
+		delete(r.groups, rest)
+		return
+	}
+	r.groups[rest] = append([]byte(nil), value...)
+}
+
+// Build returns a processor with the restored state. committed is the
+// group's committed offset for the partition (-1 when none); the meta
+// record must agree with it.
+func (r *Restorer) Build(set *rules.RuleSet, committed int64) (*Processor, error) {
+	start := committed
+	if start < 0 {
+		start = 0
+	}
+	p := New(r.tp, set, start)
+	if r.meta == nil {
+		if committed > 0 {
+			return nil, fmt.Errorf("%w: %s has committed offset %d but no state", ErrOffsetMismatch, r.tp, committed)
+		}
+		return p, nil
+	}
+	if len(r.meta) < 9 || r.meta[0] != metaVersion {
+		return nil, fmt.Errorf("%s: unsupported meta record", r.tp)
+	}
+	next := int64(binary.BigEndian.Uint64(r.meta[1:9]))
+	if committed >= 0 && next != committed {
+		return nil, fmt.Errorf("%w: %s state is at offset %d, committed offset is %d", ErrOffsetMismatch, r.tp, next, committed)
+	}
+	if err := p.Engine.ApplyMeta(r.meta[9:]); err != nil {
+		if errors.Is(err, engine.ErrStateMismatch) {
+			return nil, fmt.Errorf("%s: %w (rules changed: reset the group or use a new state topic)", r.tp, err)
+		}
+		return nil, err
+	}
+	for k, v := range r.groups {
+		// k is "r/<rule id>/<16 hex digits>"
+		if !strings.HasPrefix(k, "r/") || len(k) < 2+1+16 {
+			continue
+		}
+		ruleID := k[2 : len(k)-17]
+		kb, err := hex.DecodeString(k[len(k)-16:])
+		if err != nil {
+			return nil, fmt.Errorf("%s: bad state key %q", r.tp, k)
+		}
+		if err := p.Engine.ApplyDelta(engine.Delta{RuleID: ruleID, Key: binary.BigEndian.Uint64(kb), Value: v}); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.tp, err)
+		}
+	}
+	p.Engine.Rebuild()
+	p.Next, p.committed = next, next
+	return p, nil
+}

@@ -1,0 +1,103 @@
+// Package pipeline is eqlstream's exactly-once Kafka consume-transform-produce
+// loop: it consumes ECS events from input topics in a consumer group,
+// evaluates the rules per partition, and commits alerts, dead letters, rule
+// state and consumed offsets in one Kafka transaction. Per-partition state is
+// restored from the compacted state topic before a partition is processed.
+package pipeline
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/sasl"
+)
+
+// Config is the pipeline's configuration; cmd fills it from flags and the
+// environment.
+type Config struct {
+	Brokers            []string
+	InputTopics        []string
+	AlertsTopic        string
+	DLQTopic           string
+	StateTopic         string // default "<group>-state"
+	Group              string
+	InstanceID         string // gives the stable transactional ID
+	CommitInterval     time.Duration
+	MaxBatchRecords    int
+	MaxEventBytes      int
+	TransactionTimeout time.Duration
+	CreateTopics       bool
+	Partitions         int32
+	ReplicationFactor  int16
+	TLS                *tls.Config
+	SASL               sasl.Mechanism
+	// RequireKeyMatch: events whose record key is not their host.id are
+	// counted and logged (always); this has no other effect today.
+	HostField string // default "host.id"
+	// Unsafe test modes for negative controls of the exactly-once checker.
+	// Never use them in production.
+	UnsafeKeepStateOnAbort bool // do not roll state back on abort
+	UnsafeAtLeastOnce      bool // no transactions: produce, then commit offsets
+}
+
+// Validate fills defaults and checks the configuration.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("no brokers (--brokers)"))
+	}
+	if len(c.InputTopics) == 0 {
+		errs = append(errs, errors.New("no input topic (--input-topic)"))
+	}
+	if c.AlertsTopic == "" {
+		errs = append(errs, errors.New("no alerts topic (--alerts-topic)"))
+	}
+	if c.DLQTopic == "" {
+		errs = append(errs, errors.New("no dead-letter topic (--dlq-topic)"))
+	}
+	if c.Group == "" {
+		errs = append(errs, errors.New("no consumer group (--group)"))
+	}
+	if c.InstanceID == "" {
+		errs = append(errs, errors.New("no instance id (--instance-id): it must be stable per instance and unique among live ones"))
+	}
+	if c.StateTopic == "" {
+		c.StateTopic = c.Group + "-state"
+	}
+	if c.CommitInterval <= 0 {
+		c.CommitInterval = 100 * time.Millisecond
+	}
+	if c.MaxBatchRecords <= 0 {
+		c.MaxBatchRecords = 5000
+	}
+	if c.MaxEventBytes <= 0 {
+		c.MaxEventBytes = 1 << 20
+	}
+	if c.TransactionTimeout <= 0 {
+		c.TransactionTimeout = 10 * time.Second
+	}
+	if c.Partitions <= 0 {
+		c.Partitions = 6
+	}
+	if c.ReplicationFactor <= 0 {
+		c.ReplicationFactor = 1
+	}
+	if c.HostField == "" {
+		c.HostField = "host.id"
+	}
+	for _, t := range c.InputTopics {
+		if t == c.AlertsTopic || t == c.DLQTopic || t == c.StateTopic {
+			errs = append(errs, fmt.Errorf("topic %q is used both as input and output", t))
+		}
+	}
+	if c.UnsafeAtLeastOnce && c.UnsafeKeepStateOnAbort {
+		errs = append(errs, errors.New("choose one unsafe mode"))
+	}
+	return errors.Join(errs...)
+}
+
+// TransactionalID is the producer's transactional ID: stable per instance, so
+// a restarted instance fences its predecessor at once.
+func (c *Config) TransactionalID() string { return "eqlstream-" + c.Group + "-" + c.InstanceID }

@@ -1,0 +1,488 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/eqlstream/eqlstream/partition"
+	"github.com/eqlstream/eqlstream/rules"
+	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Header names on alert and dead-letter records.
+const (
+	HeaderRuleID       = "eqlstream.rule_id"
+	HeaderAlertID      = "eqlstream.alert_id"
+	HeaderReason       = "eqlstream.error.reason"
+	HeaderError        = "eqlstream.error.message"
+	HeaderSrcTopic     = "eqlstream.source.topic"
+	HeaderSrcPartition = "eqlstream.source.partition"
+	HeaderSrcOffset    = "eqlstream.source.offset"
+)
+
+// ErrFatal wraps errors after which the instance must exit and be restarted
+// (a fenced producer, a failed transaction end, state that cannot be restored).
+var ErrFatal = errors.New("fatal pipeline error")
+
+// Pipeline is one instance of the exactly-once processor.
+type Pipeline struct {
+	cfg   Config
+	set   *rules.RuleSet
+	log   *slog.Logger
+	m     *Metrics
+	extra []kgo.Opt
+
+	mu    sync.Mutex
+	procs map[partition.TP]*partition.Processor
+
+	sess  *kgo.GroupTransactSession
+	cl    *kgo.Client // the session's client, or the plain client in at-least-once mode
+	adm   *kadm.Client
+	ready atomic.Bool
+
+	restoreErr atomic.Pointer[error]
+	bodyMu     sync.Mutex
+	bodyCl     *kgo.Client
+
+	// OnCommit, when set, is called after each committed transaction with
+	// the alerts it committed (used by the embedded demo and tests).
+	OnCommit func(alerts [][]byte)
+
+	mismatchLogged atomic.Int64
+}
+
+// New returns a pipeline; extra client options (e.g. a kfake dialer) are
+// appended to every client it makes.
+func New(cfg Config, set *rules.RuleSet, log *slog.Logger, m *Metrics, extra ...kgo.Opt) (*Pipeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Pipeline{cfg: cfg, set: set, log: log, m: m, extra: extra, procs: map[partition.TP]*partition.Processor{}}, nil
+}
+
+// Ready reports whether the instance has joined the group and restored state.
+func (p *Pipeline) Ready() bool { return p.ready.Load() }
+
+func (p *Pipeline) baseOpts() []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...)}
+	if p.cfg.TLS != nil {
+		opts = append(opts, kgo.DialTLSConfig(p.cfg.TLS))
+	}
+	if p.cfg.SASL != nil {
+		opts = append(opts, kgo.SASL(p.cfg.SASL))
+	}
+	return append(opts, p.extra...)
+}
+
+// partitioner sends state records to the partition they name and other
+// records by a hash of their key.
+func (p *Pipeline) partitioner() kgo.Partitioner {
+	return kgo.BasicConsistentPartitioner(func(topic string) func(*kgo.Record, int) int {
+		if topic == p.cfg.StateTopic {
+			return func(r *kgo.Record, n int) int { return int(r.Partition) }
+		}
+		return func(r *kgo.Record, n int) int { return int(xxhash.Sum64(r.Key) % uint64(n)) }
+	})
+}
+
+// Run runs the pipeline until ctx is canceled (a clean shutdown returns nil)
+// or a fatal error occurs.
+func (p *Pipeline) Run(ctx context.Context) error {
+	admCl, err := kgo.NewClient(p.baseOpts()...)
+	if err != nil {
+		return err
+	}
+	defer admCl.Close()
+	p.adm = kadm.NewClient(admCl)
+	if err := p.checkTopics(ctx); err != nil {
+		return err
+	}
+	opts := append(p.baseOpts(),
+		kgo.ConsumerGroup(p.cfg.Group),
+		kgo.ConsumeTopics(p.cfg.InputTopics...),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RecordPartitioner(p.partitioner()),
+		kgo.AdjustFetchOffsetsFn(p.restore),
+		kgo.OnPartitionsRevoked(p.drop("revoked")),
+		kgo.OnPartitionsLost(p.drop("lost")),
+		kgo.FetchMaxWait(max(p.cfg.CommitInterval, 50*time.Millisecond)),
+		kgo.RecordDeliveryTimeout(p.cfg.TransactionTimeout),
+	)
+	if p.cfg.UnsafeAtLeastOnce {
+		opts = append(opts, kgo.DisableAutoCommit())
+		cl, err := kgo.NewClient(opts...)
+		if err != nil {
+			return err
+		}
+		p.cl = cl
+		defer p.closeBodyClient()
+		defer cl.Close()
+		return p.loop(ctx)
+	}
+	opts = append(opts,
+		kgo.TransactionalID(p.cfg.TransactionalID()),
+		kgo.TransactionTimeout(p.cfg.TransactionTimeout),
+		kgo.RequireStableFetchOffsets(),
+	)
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return err
+	}
+	p.sess, p.cl = sess, sess.Client()
+	defer p.closeBodyClient()
+	defer sess.Close()
+	p.log.Info("pipeline started", "group", p.cfg.Group, "instance_id", p.cfg.InstanceID,
+		"transactional_id", p.cfg.TransactionalID(), "input", p.cfg.InputTopics, "rules", len(p.set.Program.Rules()))
+	return p.loop(ctx)
+}
+
+func (p *Pipeline) closeBodyClient() {
+	p.bodyMu.Lock()
+	defer p.bodyMu.Unlock()
+	if p.bodyCl != nil {
+		p.bodyCl.Close()
+		p.bodyCl = nil
+	}
+}
+
+// drop forgets the state of revoked or lost partitions; the session aborts
+// any open transaction touching them.
+func (p *Pipeline) drop(why string) func(context.Context, *kgo.Client, map[string][]int32) {
+	return func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for t, ps := range m {
+			for _, part := range ps {
+				tp := partition.TP{Topic: t, Partition: part}
+				if _, ok := p.procs[tp]; ok {
+					delete(p.procs, tp)
+					p.m.ConsumerLag.DeleteLabelValues(t, strconv.Itoa(int(part)))
+					p.log.Info("partition "+why, "topic", t, "partition", part)
+				}
+			}
+		}
+	}
+}
+
+type txn struct {
+	begun    bool
+	start    time.Time
+	records  int
+	promise  *kgo.FirstErrPromise
+	touched  map[*partition.Processor]struct{}
+	alerts   [][]byte
+	alertTs  []time.Time
+	alertIDs []string
+	rules    []*rules.Rule
+	dead     map[string]int
+}
+
+func (p *Pipeline) loop(ctx context.Context) error {
+	// Producing and ending transactions must not be cut short by shutdown:
+	// they use their own context with a bound.
+	work := context.WithoutCancel(ctx)
+	t := &txn{}
+	p.ready.Store(true)
+	for {
+		if errp := p.restoreErr.Load(); errp != nil {
+			p.abortOpen(work, t)
+			return fmt.Errorf("%w: %w", ErrFatal, *errp)
+		}
+		if ctx.Err() != nil {
+			return p.shutdown(work, t)
+		}
+		pollCtx, cancel := context.WithTimeout(ctx, p.cfg.CommitInterval)
+		if t.begun {
+			remaining := p.cfg.CommitInterval - time.Since(t.start)
+			cancel()
+			pollCtx, cancel = context.WithTimeout(ctx, max(remaining, time.Millisecond))
+		}
+		fetches := p.cl.PollRecords(pollCtx, p.cfg.MaxBatchRecords)
+		cancel()
+		if fetches.IsClientClosed() {
+			return nil
+		}
+		var fatal error
+		fetches.EachError(func(topic string, part int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			p.log.Warn("fetch error", "topic", topic, "partition", part, "err", err)
+		})
+		if fatal != nil {
+			return fatal
+		}
+		if !fetches.Empty() {
+			if !t.begun {
+				if err := p.begin(t); err != nil {
+					return fmt.Errorf("%w: begin transaction: %w", ErrFatal, err)
+				}
+			}
+			if err := p.processFetches(work, t, fetches); err != nil {
+				p.abortOpen(work, t)
+				return err
+			}
+		}
+		if t.begun && (time.Since(t.start) >= p.cfg.CommitInterval || t.records >= p.cfg.MaxBatchRecords) {
+			if err := p.end(work, t); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (p *Pipeline) begin(t *txn) error {
+	*t = txn{begun: true, start: time.Now(), touched: map[*partition.Processor]struct{}{}, dead: map[string]int{}}
+	if p.sess != nil {
+		if err := p.sess.Begin(); err != nil {
+			return err
+		}
+		t.promise = kgo.AbortingFirstErrPromise(p.cl)
+	} else {
+		t.promise = kgo.AbortingFirstErrPromise(nil)
+	}
+	return nil
+}
+
+func (p *Pipeline) produce(ctx context.Context, t *txn, r *kgo.Record) {
+	p.cl.Produce(ctx, r, t.promise.Promise())
+}
+
+func (p *Pipeline) processFetches(ctx context.Context, t *txn, fetches kgo.Fetches) error {
+	var err error
+	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
+		if err != nil || len(fp.Records) == 0 {
+			return
+		}
+		tp := partition.TP{Topic: fp.Topic, Partition: fp.Partition}
+		p.mu.Lock()
+		proc := p.procs[tp]
+		p.mu.Unlock()
+		if proc == nil {
+			// Revoked while polling: the session aborts this transaction and
+			// the new owner processes the records.
+			return
+		}
+		if _, ok := t.touched[proc]; !ok {
+			t.touched[proc] = struct{}{}
+			proc.Begin()
+		}
+		for _, rec := range fp.Records {
+			if rec.Offset < proc.Next {
+				continue // already processed in this transaction
+			}
+			if e := p.processRecord(ctx, t, proc, rec); e != nil {
+				err = e
+				return
+			}
+			t.records++
+		}
+		p.m.ConsumerLag.WithLabelValues(fp.Topic, strconv.Itoa(int(fp.Partition))).Set(float64(max(fp.HighWatermark-proc.Next, 0)))
+	})
+	return err
+}
+
+func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Processor, rec *kgo.Record) error {
+	defer func() { proc.Next = rec.Offset + 1 }()
+	if len(rec.Value) > p.cfg.MaxEventBytes {
+		p.deadLetter(ctx, t, rec, engine.ReasonTooLarge, fmt.Sprintf("event of %d bytes is larger than the limit of %d", len(rec.Value), p.cfg.MaxEventBytes))
+		return nil
+	}
+	before := proc.Engine.Stats()
+	ms, retained, err := proc.Engine.Process(rec.Value, uint64(rec.Offset))
+	if err != nil {
+		reason := engine.ReasonMalformed
+		var de *engine.DecodeError
+		if errors.As(err, &de) {
+			reason = de.Reason
+		}
+		p.deadLetter(ctx, t, rec, reason, err.Error())
+		return nil
+	}
+	p.m.EventsIn.WithLabelValues(rec.Topic).Inc()
+	after := proc.Engine.Stats()
+	if after.Late > before.Late {
+		p.m.LateEvents.Inc()
+	}
+	if after.Evicted > before.Evicted {
+		p.m.Evictions.Add(float64(after.Evicted - before.Evicted))
+	}
+	if host, ok := proc.Engine.FieldString(p.cfg.HostField); ok && host != string(rec.Key) {
+		p.m.KeyMismatch.Inc()
+		if n := p.mismatchLogged.Add(1); n <= 10 || n%10000 == 0 {
+			p.log.Warn("record key is not the event's host.id: sequences rely on co-partitioning by host",
+				"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "key", string(rec.Key), "host_id", host, "count", n)
+		}
+	}
+	if retained {
+		proc.Bodies.Put(uint64(rec.Offset), rec.Value)
+	}
+	for _, m := range ms {
+		doc, id, err := p.set.Alert(m, p.bodies(ctx, proc, rec), time.Now())
+		if err != nil {
+			return fmt.Errorf("%w: %s offset %d: %w", ErrFatal, proc.TP, rec.Offset, err)
+		}
+		r := p.set.Rule(m.Rule)
+		p.produce(ctx, t, &kgo.Record{Topic: p.cfg.AlertsTopic, Key: rec.Key, Value: doc, Headers: []kgo.RecordHeader{
+			{Key: HeaderRuleID, Value: []byte(r.ID)}, {Key: HeaderAlertID, Value: []byte(id)},
+		}})
+		t.alerts = append(t.alerts, doc)
+		t.alertTs = append(t.alertTs, rec.Timestamp)
+		t.alertIDs = append(t.alertIDs, id)
+		t.rules = append(t.rules, r)
+	}
+	proc.Bodies.Trim(proc.Engine.MinLiveRef)
+	return nil
+}
+
+func (p *Pipeline) bodies(ctx context.Context, proc *partition.Processor, rec *kgo.Record) rules.Bodies {
+	return func(ref uint64) ([]byte, bool) {
+		if int64(ref) == rec.Offset {
+			return rec.Value, true
+		}
+		if b, ok := proc.Bodies.Get(ref); ok {
+			return b, true
+		}
+		b, err := p.fetchBody(ctx, proc.TP, int64(ref))
+		if err != nil {
+			p.log.Error("fetching a matched event", "topic", proc.TP.Topic, "partition", proc.TP.Partition, "offset", ref, "err", err)
+			return nil, false
+		}
+		proc.Bodies.Put(ref, b)
+		return b, true
+	}
+}
+
+func (p *Pipeline) deadLetter(ctx context.Context, t *txn, rec *kgo.Record, reason, msg string) {
+	p.produce(ctx, t, &kgo.Record{Topic: p.cfg.DLQTopic, Key: rec.Key, Value: rec.Value, Headers: []kgo.RecordHeader{
+		{Key: HeaderReason, Value: []byte(reason)},
+		{Key: HeaderError, Value: []byte(msg)},
+		{Key: HeaderSrcTopic, Value: []byte(rec.Topic)},
+		{Key: HeaderSrcPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
+		{Key: HeaderSrcOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
+	}})
+	t.dead[reason]++
+	if n := t.dead[reason]; n <= 3 {
+		p.log.Warn("dead letter", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "reason", reason, "err", msg)
+	}
+}
+
+// end produces the state records of every touched partition and ends the
+// transaction: committed, the engines keep their changes; aborted, they roll
+// back and the records are consumed again.
+func (p *Pipeline) end(ctx context.Context, t *txn) error {
+	for proc := range t.touched {
+		for _, sr := range proc.PendingState() {
+			p.produce(ctx, t, &kgo.Record{Topic: p.cfg.StateTopic, Partition: proc.TP.Partition, Key: sr.Key, Value: sr.Value})
+		}
+	}
+	endCtx, cancel := context.WithTimeout(ctx, 2*p.cfg.TransactionTimeout)
+	defer cancel()
+	perr := t.promise.Err()
+	var committed bool
+	var err error
+	if p.sess != nil {
+		committed, err = p.sess.End(endCtx, kgo.TransactionEndTry(perr == nil))
+	} else {
+		// at-least-once (negative control): produce, flush, commit offsets
+		if perr == nil {
+			if err = p.cl.Flush(endCtx); err == nil {
+				err = p.cl.CommitUncommittedOffsets(endCtx)
+				committed = err == nil
+			}
+		}
+	}
+	p.m.TxnDuration.Observe(time.Since(t.start).Seconds())
+	t.begun = false
+	if err != nil {
+		p.m.Txns.WithLabelValues("error").Inc()
+		return fmt.Errorf("%w: ending transaction: %w", ErrFatal, err)
+	}
+	if !committed {
+		p.m.Txns.WithLabelValues("aborted").Inc()
+		p.log.Info("transaction aborted; records will be consumed again", "records", t.records, "produce_err", perr)
+		for proc := range t.touched {
+			if p.cfg.UnsafeKeepStateOnAbort {
+				continue
+			}
+			if err := proc.Aborted(); err != nil {
+				return fmt.Errorf("%w: rolling back %s: %w", ErrFatal, proc.TP, err)
+			}
+		}
+		if p.sess == nil && perr != nil {
+			return fmt.Errorf("%w: produce: %w", ErrFatal, perr)
+		}
+		return nil
+	}
+	p.m.Txns.WithLabelValues("committed").Inc()
+	now := time.Now()
+	live := 0
+	for proc := range t.touched {
+		proc.Committed()
+	}
+	p.mu.Lock()
+	for _, proc := range p.procs {
+		live += proc.Engine.Stats().LiveStates
+	}
+	p.mu.Unlock()
+	p.m.LiveStates.Set(float64(live))
+	for i, r := range t.rules {
+		p.m.AlertsOut.WithLabelValues(r.ID, r.Name).Inc()
+		if !t.alertTs[i].IsZero() {
+			p.m.AlertLatency.Observe(now.Sub(t.alertTs[i]).Seconds())
+		}
+	}
+	for reason, n := range t.dead {
+		p.m.DeadLetters.WithLabelValues(reason).Add(float64(n))
+	}
+	if p.OnCommit != nil && len(t.alerts) > 0 {
+		p.OnCommit(t.alerts)
+	}
+	return nil
+}
+
+func (p *Pipeline) abortOpen(ctx context.Context, t *txn) {
+	if !t.begun {
+		return
+	}
+	t.begun = false
+	if p.sess != nil {
+		endCtx, cancel := context.WithTimeout(ctx, p.cfg.TransactionTimeout)
+		defer cancel()
+		_, _ = p.sess.End(endCtx, kgo.TryAbort)
+	}
+	for proc := range t.touched {
+		_ = proc.Aborted()
+	}
+}
+
+// shutdown ends the open transaction (committing what was processed) and
+// leaves the group.
+func (p *Pipeline) shutdown(ctx context.Context, t *txn) error {
+	p.ready.Store(false)
+	if t.begun {
+		if err := p.end(ctx, t); err != nil {
+			return err
+		}
+	}
+	p.log.Info("pipeline stopped")
+	return nil
+}
