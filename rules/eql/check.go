@@ -115,20 +115,44 @@ func Check(st *Statement, src *Source) (warnings Errors, err error) {
 		case *EventQuery:
 			c.event(q, 0)
 		case *SequenceQuery:
-			c.sequence(q)
+			if q != nil {
+				c.sequence(q)
+				break
+			}
+			c.errorf(0, "no query")
 		case *SampleQuery:
-			c.sample(q)
+			if q != nil {
+				c.sample(q)
+				break
+			}
+			c.errorf(0, "no query")
 		default:
 			c.errorf(0, "no query")
 		}
 	}
-	order := func(a, b *Error) int { return int(a.Pos - b.Pos) }
-	slices.SortStableFunc(c.errs, order)
-	slices.SortStableFunc(c.warns, order)
+	c.errs = capped(c.errs, "errors")
+	c.warns = capped(c.warns, "warnings")
 	if len(c.errs) > 0 {
 		return c.warns, c.errs
 	}
 	return c.warns, nil
+}
+
+// maxDiagnostics bounds the errors and the warnings Check returns: printing
+// each one resolves its line, so hostile input with thousands of mistakes
+// must not produce thousands of diagnostics.
+const maxDiagnostics = 50
+
+// capped sorts es by position and keeps the first maxDiagnostics, replacing
+// the rest with one entry that says how many were dropped.
+func capped(es Errors, what string) Errors {
+	slices.SortStableFunc(es, func(a, b *Error) int { return int(a.Pos - b.Pos) })
+	if len(es) <= maxDiagnostics {
+		return es
+	}
+	more := &Error{Src: es[maxDiagnostics].Src, Pos: es[maxDiagnostics].Pos,
+		Msg: sprintf("%d more %s not shown", len(es)-maxDiagnostics, what)}
+	return append(es[:maxDiagnostics:maxDiagnostics], more)
 }
 
 type checker struct {

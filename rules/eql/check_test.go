@@ -324,6 +324,9 @@ func TestCheckHandBuilt(t *testing.T) {
 		}}, "query:1:1: a sequence needs at least two stages"},
 		{"nil statement", nil, "query:1:1: no statement"},
 		{"nil query", &Statement{}, "query:1:1: no query"},
+		{"nil sequence", &Statement{Query: (*SequenceQuery)(nil)}, "query:1:1: no query"},
+		{"nil sample", &Statement{Query: (*SampleQuery)(nil)}, "query:1:1: no query"},
+		{"nil stage query", &Statement{Query: &SequenceQuery{MaxSpan: time.Second, Stages: []*Stage{{Pos: 18}, {Pos: 18, Query: ev(19)}}}}, "query:1:19: missing event query"},
 		{"nil condition", &Statement{Query: &EventQuery{Category: "a"}}, "query:1:1: missing condition"},
 		{"empty field", &Statement{Query: &EventQuery{Category: "a", Where: &Binary{Op: OpEq, Left: &Field{Pos: 3}, Right: &Literal{Kind: LitInt}}}}, "query:1:4: empty field name"},
 	} {
@@ -336,5 +339,19 @@ func TestCheckHandBuilt(t *testing.T) {
 	// A nil Source is tolerated.
 	if _, err := Check(&Statement{Query: ev(0)}, nil); err != nil {
 		t.Errorf("nil source: %v", err)
+	}
+}
+
+// TestCheckCapsDiagnostics checks that hostile input cannot produce an
+// unbounded number of diagnostics.
+func TestCheckCapsDiagnostics(t *testing.T) {
+	q := "any where " + strings.Repeat(`a == "x*" and "s" and `, 500) + "true"
+	warns, errs := checkQuery(t, q)
+	if len(warns) != maxDiagnostics+1 || len(errs) != maxDiagnostics+1 {
+		t.Fatalf("%d warnings, %d errors; want %d of each", len(warns), len(errs), maxDiagnostics+1)
+	}
+	if !strings.HasSuffix(errs[maxDiagnostics], ": 450 more errors not shown") ||
+		!strings.HasSuffix(warns[maxDiagnostics], ": 450 more warnings not shown") {
+		t.Errorf("last entries: %q, %q", errs[maxDiagnostics], warns[maxDiagnostics])
 	}
 }

@@ -107,9 +107,9 @@ func loadCorpus(t testing.TB, root string) []corpusRule {
 }
 
 // tomlSource places the query inside its TOML file, so errors point at
-// file:line:col of the rule file. Queries are '''literal''' strings in the
-// corpus, so the text appears verbatim; otherwise positions are relative to
-// the query.
+// file:line:col of the rule file. The corpus writes queries as TOML literal
+// strings (triple single quotes), so the text appears verbatim; otherwise
+// positions are relative to the query.
 func tomlSource(name, file, query string) *Source {
 	src := &Source{Name: name, Text: query}
 	if i := strings.Index(file, query); i >= 0 && query != "" {

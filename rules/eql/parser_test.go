@@ -172,6 +172,7 @@ func TestParseArithmetic(t *testing.T) {
 		{"both sides", `any where 1 * -2 <= -3 * 4`, `(where any (<= (* 1 -2) (* -3 4)))`},
 		{"unary minus on a field", `any where -a == -1`, `(where any (== (neg a) -1))`},
 		{"unary minus twice", `any where a == - -1`, `(where any (== a 1))`},
+		{"unary minus on a negated field", `any where --a == 1`, `(where any (== (neg (neg a)) 1))`},
 		{"minus a negative", `any where a - -1 == 0`, `(where any (== (- a -1) 0))`},
 		{"unary minus on parentheses", `any where -(a + 1) == 0`, `(where any (== (neg (+ a 1)) 0))`},
 		{"unary plus", `any where +a == +1`, `(where any (== a 1))`},
@@ -568,5 +569,13 @@ func TestParseErrorsAreErrors(t *testing.T) {
 	}
 	if err.Error() != errs[0].Detail() {
 		t.Errorf("Errors.Error() = %q, want the Detail text", err.Error())
+	}
+}
+
+func TestPrintNil(t *testing.T) {
+	for _, st := range []*Statement{nil, {}, {Query: (*SequenceQuery)(nil)}, {Query: (*SampleQuery)(nil)}, {Query: (*EventQuery)(nil)}} {
+		if st.String() != "<nil>" || Format(st) != "" {
+			t.Errorf("%#v: String %q, Format %q", st, st.String(), Format(st))
+		}
 	}
 }

@@ -18,6 +18,9 @@ import (
 // '.' or an exponent, so 1 and 1.0 stay distinct. Field segments that are not
 // plain identifiers print in backticks.
 func (st *Statement) String() string {
+	if st == nil {
+		return "<nil>"
+	}
 	var b strings.Builder
 	writeQuery(&b, st.Query)
 	for _, p := range st.Pipes {
@@ -40,6 +43,10 @@ func sexpr(e Expr) string {
 }
 
 func writeQuery(b *strings.Builder, q Query) {
+	if isNilQuery(q) {
+		b.WriteString("<nil>")
+		return
+	}
 	switch q := q.(type) {
 	case *EventQuery:
 		writeEvent(b, q)
@@ -69,11 +76,22 @@ func writeQuery(b *strings.Builder, q Query) {
 			writeStage(b, s)
 		}
 		b.WriteByte(')')
-	case nil:
-		b.WriteString("<nil>")
 	default:
 		b.WriteString("<unknown query>")
 	}
+}
+
+// isNilQuery reports a nil Query, including a typed nil pointer.
+func isNilQuery(q Query) bool {
+	switch q := q.(type) {
+	case *EventQuery:
+		return q == nil
+	case *SequenceQuery:
+		return q == nil
+	case *SampleQuery:
+		return q == nil
+	}
+	return q == nil
 }
 
 func writeEvent(b *strings.Builder, q *EventQuery) {
@@ -264,6 +282,9 @@ func writeLiteral(b *strings.Builder, l *Literal) {
 // expressions.
 func Format(st *Statement) string {
 	var b strings.Builder
+	if st == nil || isNilQuery(st.Query) {
+		return ""
+	}
 	switch q := st.Query.(type) {
 	case *EventQuery:
 		fmtEvent(&b, q)
@@ -434,8 +455,13 @@ func fmtExpr(b *strings.Builder, e Expr, min int) {
 		b.WriteString("not ")
 		fmtExpr(b, e.X, precNot)
 	case *Neg:
+		// -x, - -x: a unary operand needs no parentheses, which would
+		// double the nesting depth the parser allows.
 		b.WriteByte('-')
-		fmtExpr(b, e.X, precPrimary)
+		if prec(e.X) == precUnary {
+			b.WriteByte(' ')
+		}
+		fmtExpr(b, e.X, precUnary)
 	case *In:
 		fmtExpr(b, e.X, precAdd)
 		if e.Negated {
