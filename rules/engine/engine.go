@@ -3,6 +3,7 @@ package engine
 import (
 	"container/heap"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -134,6 +135,12 @@ func (e *Engine) decode(raw []byte) error {
 		return &DecodeError{Offset: -1, Reason: ReasonBadTime, Msg: "invalid " + e.p.opts.TimestampField + " " + v.String()}
 	}
 	e.ev.Timestamp, e.ev.HasTimestamp = ts, true
+	for i, slot := range e.p.req {
+		if !e.ev.exists(slot) {
+			f := e.p.opts.RequiredFields[i]
+			return &DecodeError{Offset: -1, Reason: "missing_" + strings.ReplaceAll(f, ".", "_"), Msg: "missing " + f}
+		}
+	}
 	if e.p.tbSlot >= 0 {
 		if v, ok := e.ev.first(e.p.tbSlot); ok {
 			if f, ok := numOf(v); ok {
@@ -429,4 +436,19 @@ func fastRFC3339(b []byte) (int64, bool) {
 		return 0, false
 	}
 	return t.UnixNano() + frac, true
+}
+
+// FieldString returns the first string value of a decoded field of the last
+// event processed; the field must be one the program decodes (a rule field
+// or a RequiredFields entry).
+func (e *Engine) FieldString(name string) (string, bool) {
+	slot, ok := e.p.sch.index[name]
+	if !ok {
+		return "", false
+	}
+	v, ok := e.ev.first(slot)
+	if !ok || v.Kind == KindNull || v.Kind == KindObject {
+		return "", false
+	}
+	return v.String(), true
 }

@@ -25,6 +25,9 @@ type Options struct {
 	MaxStates       int           // pending partial matches per engine (default 1,000,000)
 	MaxDepth        int           // JSON nesting limit (default 64)
 	DisableIndex    bool          // evaluate every rule on every event (differential tests)
+	// RequiredFields must be present in every event; Process rejects an event
+	// without one with a DecodeError of reason "missing_<field>".
+	RequiredFields []string
 }
 
 func (o *Options) defaults() {
@@ -132,6 +135,7 @@ type Program struct {
 	catSlot int
 	hash    uint64
 	hasSeq  bool
+	req     []int
 }
 
 // Compile compiles the rules. Rules that fail are reported, each as a
@@ -143,6 +147,9 @@ func Compile(defs []RuleDef, opts Options) (*Program, error) {
 	p.catSlot = p.sch.slot(opts.CategoryField)
 	if opts.TiebreakerField != "" {
 		p.tbSlot = p.sch.slot(opts.TiebreakerField)
+	}
+	for _, f := range opts.RequiredFields {
+		p.req = append(p.req, p.sch.slot(f))
 	}
 	var errs []error
 	seen := map[string]bool{}

@@ -161,6 +161,18 @@ func (e *Engine) Begin() {
 // Commit ends the unit of work and returns the changed groups and the meta
 // record (watermark, order counters, reorder buffer).
 func (e *Engine) Commit() (deltas []Delta, meta []byte) {
+	deltas, meta = e.Pending()
+	s := e.st
+	clear(s.dirty)
+	clear(s.undo)
+	s.track = false
+	s.metaUndo = nil
+	return deltas, meta
+}
+
+// Pending returns the changes since Begin without ending the unit of work:
+// the groups changed (in a deterministic order) and the meta record.
+func (e *Engine) Pending() (deltas []Delta, meta []byte) {
 	s := e.st
 	gs := make([]gkey, 0, len(s.dirty))
 	for g := range s.dirty {
@@ -176,10 +188,6 @@ func (e *Engine) Commit() (deltas []Delta, meta []byte) {
 		r := e.p.rules[g.rule]
 		deltas = append(deltas, Delta{RuleID: r.ID, Key: g.key, Value: s.encodeGroup(nil, r, g.key)})
 	}
-	clear(s.dirty)
-	clear(s.undo)
-	s.track = false
-	s.metaUndo = nil
 	return deltas, e.encodeMeta(nil)
 }
 
