@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
@@ -42,6 +43,9 @@ type Processor struct {
 	// Next is the next input offset to process (committed offsets after a
 	// commit; advanced as records are processed within a transaction).
 	Next int64
+	// LastEvent is the wall-clock time the partition last received an
+	// event (for idle flushing).
+	LastEvent time.Time
 	// begun is set while a transaction touches the partition.
 	begun     bool
 	committed int64

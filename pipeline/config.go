@@ -17,14 +17,17 @@ import (
 // Config is the pipeline's configuration; cmd fills it from flags and the
 // environment.
 type Config struct {
-	Brokers            []string
-	InputTopics        []string
-	AlertsTopic        string
-	DLQTopic           string
-	StateTopic         string // default "<group>-state"
-	Group              string
-	InstanceID         string // gives the stable transactional ID
-	CommitInterval     time.Duration
+	Brokers        []string
+	InputTopics    []string
+	AlertsTopic    string
+	DLQTopic       string
+	StateTopic     string // default "<group>-state"
+	Group          string
+	InstanceID     string // gives the stable transactional ID
+	CommitInterval time.Duration
+	// IdleFlush releases a quiet partition's buffered events after this
+	// long without new events (0: 2s; negative: never).
+	IdleFlush          time.Duration
 	MaxBatchRecords    int
 	MaxEventBytes      int
 	TransactionTimeout time.Duration
@@ -68,6 +71,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CommitInterval <= 0 {
 		c.CommitInterval = 100 * time.Millisecond
+	}
+	if c.IdleFlush == 0 {
+		c.IdleFlush = 2 * time.Second
 	}
 	if c.MaxBatchRecords <= 0 {
 		c.MaxBatchRecords = 5000

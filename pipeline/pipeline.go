@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,7 @@ import (
 	"github.com/eqlstream/eqlstream/partition"
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
+	json "github.com/goccy/go-json"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -241,6 +243,11 @@ func (p *Pipeline) loop(ctx context.Context) error {
 				return err
 			}
 		}
+		if !t.begun && fetches.Empty() && p.cfg.IdleFlush > 0 {
+			if err := p.flushIdle(work, t); err != nil {
+				return err
+			}
+		}
 		if t.begun && (time.Since(t.start) >= p.cfg.CommitInterval || t.records >= p.cfg.MaxBatchRecords) {
 			if err := p.end(work, t); err != nil {
 				return err
@@ -335,17 +342,32 @@ func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Pr
 	if retained {
 		proc.Bodies.Put(uint64(rec.Offset), rec.Value)
 	}
+	proc.LastEvent = time.Now()
+	return p.emitAlerts(ctx, t, proc, ms, rec)
+}
+
+// emitAlerts produces the alerts of matches; rec is the record being
+// processed (nil for an idle flush).
+func (p *Pipeline) emitAlerts(ctx context.Context, t *txn, proc *partition.Processor, ms []engine.Match, rec *kgo.Record) error {
 	for _, m := range ms {
 		doc, id, err := p.set.Alert(m, p.bodies(ctx, proc, rec), time.Now())
 		if err != nil {
-			return fmt.Errorf("%w: %s offset %d: %w", ErrFatal, proc.TP, rec.Offset, err)
+			return fmt.Errorf("%w: %s: %w", ErrFatal, proc.TP, err)
 		}
 		r := p.set.Rule(m.Rule)
-		p.produce(ctx, t, &kgo.Record{Topic: p.cfg.AlertsTopic, Key: rec.Key, Value: doc, Headers: []kgo.RecordHeader{
+		var key []byte
+		var ts time.Time
+		if rec != nil {
+			key, ts = rec.Key, rec.Timestamp
+		}
+		if host, ok := alertHost(doc); ok {
+			key = []byte(host)
+		}
+		p.produce(ctx, t, &kgo.Record{Topic: p.cfg.AlertsTopic, Key: key, Value: doc, Headers: []kgo.RecordHeader{
 			{Key: HeaderRuleID, Value: []byte(r.ID)}, {Key: HeaderAlertID, Value: []byte(id)},
 		}})
 		t.alerts = append(t.alerts, doc)
-		t.alertTs = append(t.alertTs, rec.Timestamp)
+		t.alertTs = append(t.alertTs, ts)
 		t.alertIDs = append(t.alertIDs, id)
 		t.rules = append(t.rules, r)
 	}
@@ -355,7 +377,7 @@ func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Pr
 
 func (p *Pipeline) bodies(ctx context.Context, proc *partition.Processor, rec *kgo.Record) rules.Bodies {
 	return func(ref uint64) ([]byte, bool) {
-		if int64(ref) == rec.Offset {
+		if rec != nil && int64(ref) == rec.Offset {
 			return rec.Value, true
 		}
 		if b, ok := proc.Bodies.Get(ref); ok {
@@ -485,4 +507,48 @@ func (p *Pipeline) shutdown(ctx context.Context, t *txn) error {
 	}
 	p.log.Info("pipeline stopped")
 	return nil
+}
+
+// flushIdle releases the buffered events of partitions that have received
+// nothing for IdleFlush, in a transaction of its own.
+func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
+	now := time.Now()
+	p.mu.Lock()
+	var idle []*partition.Processor
+	for _, proc := range p.procs {
+		if !proc.LastEvent.IsZero() && now.Sub(proc.LastEvent) >= p.cfg.IdleFlush && proc.Engine.Stats().Buffered > 0 {
+			idle = append(idle, proc)
+		}
+	}
+	p.mu.Unlock()
+	if len(idle) == 0 {
+		return nil
+	}
+	sort.Slice(idle, func(i, j int) bool { return idle[i].TP.String() < idle[j].TP.String() })
+	if err := p.begin(t); err != nil {
+		return fmt.Errorf("%w: begin transaction: %w", ErrFatal, err)
+	}
+	for _, proc := range idle {
+		t.touched[proc] = struct{}{}
+		proc.Begin()
+		ms := proc.Engine.FlushIdle()
+		if err := p.emitAlerts(ctx, t, proc, ms, nil); err != nil {
+			p.abortOpen(ctx, t)
+			return err
+		}
+	}
+	return p.end(ctx, t)
+}
+
+// alertHost reads host.id from an alert document.
+func alertHost(doc []byte) (string, bool) {
+	var a struct {
+		Host struct {
+			ID string `json:"id"`
+		} `json:"host"`
+	}
+	if err := json.Unmarshal(doc, &a); err != nil || a.Host.ID == "" {
+		return "", false
+	}
+	return a.Host.ID, true
 }

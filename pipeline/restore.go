@@ -82,6 +82,7 @@ func (p *Pipeline) restoreOnce(ctx context.Context, offsets map[string]map[int32
 		if err != nil {
 			return nil, nil, err
 		}
+		proc.LastEvent = time.Now() // restored buffers flush after IdleFlush too
 		procs[tp] = proc
 		if adjusted[tp.Topic] == nil {
 			adjusted[tp.Topic] = map[int32]kgo.Offset{}

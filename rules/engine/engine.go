@@ -224,6 +224,20 @@ func (e *Engine) Flush() []Match {
 	return e.out
 }
 
+// FlushIdle releases every buffered event, as if the stream had moved past
+// the newest timestamp seen: for a partition that has gone quiet, so the
+// matches its last events complete are not held back until more traffic
+// arrives. Events arriving afterwards with older timestamps count as late.
+// It returns nil when nothing is buffered.
+func (e *Engine) FlushIdle() []Match {
+	e.out = e.out[:0]
+	if len(e.buf) == 0 || !e.started {
+		return nil
+	}
+	e.advance(e.maxTs + 1)
+	return e.out
+}
+
 func (e *Engine) advance(wm int64) {
 	if wm <= e.wm {
 		return
