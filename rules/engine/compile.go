@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/eqlstream/eqlstream/rules/eql"
@@ -188,7 +189,12 @@ func litValue(l *eql.Literal) Value {
 	case eql.LitInt:
 		return Value{Kind: KindNumber, Num: float64(l.Int), Str: []byte(fmt.Sprint(l.Int))}
 	case eql.LitFloat:
-		return Value{Kind: KindNumber, Num: l.Float}
+		// Str marks the literal as a float, so division does not truncate
+		txt := strconv.FormatFloat(l.Float, 'f', -1, 64)
+		if !strings.ContainsAny(txt, ".eE") {
+			txt += ".0"
+		}
+		return Value{Kind: KindNumber, Num: l.Float, Str: []byte(txt)}
 	case eql.LitBool:
 		return Value{Kind: KindBool, Bool: l.Bool}
 	}
@@ -248,8 +254,10 @@ func (cp *compiler) comparison(x *eql.Binary) predFn {
 		}
 		return func(c *ctx) bool { return v(c).Kind != KindNull }
 	}
-	if op == eql.OpNeq {
-		// A negation matches when no value satisfies the positive form.
+	if _, isField := left.(*eql.Field); op == eql.OpNeq && isField {
+		// On a field, a negation matches when no value satisfies the
+		// positive form (Elasticsearch compiles it to must_not), which
+		// includes a missing field.
 		eq := cp.comparison(&eql.Binary{Pos: x.Pos, Op: eql.OpEq, Left: left, Right: right})
 		return func(c *ctx) bool { return !eq(c) }
 	}

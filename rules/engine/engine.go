@@ -3,6 +3,7 @@ package engine
 import (
 	"container/heap"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,7 +145,7 @@ func (e *Engine) decode(raw []byte) error {
 	if e.p.tbSlot >= 0 {
 		if v, ok := e.ev.first(e.p.tbSlot); ok {
 			if f, ok := numOf(v); ok {
-				e.ev.Tiebreaker, e.ev.HasTiebreak = int64(f), true
+				e.ev.Tiebreaker, e.ev.HasTiebreak = sortableFloat(f), true
 			}
 		}
 	}
@@ -162,7 +163,11 @@ func (e *Engine) Process(raw []byte, ref uint64) (matches []Match, retained bool
 	}
 	e.stats.Events++
 	e.seq++
-	o := ord{ts: e.ev.Timestamp, tb: e.ev.Tiebreaker, seq: e.seq}
+	tb := int64(math.MaxInt64) // events without a tiebreaker sort last (Elasticsearch: nulls last)
+	if e.ev.HasTiebreak {
+		tb = e.ev.Tiebreaker
+	}
+	o := ord{ts: e.ev.Timestamp, tb: tb, seq: e.seq}
 	c := &e.c
 	c.buf = c.buf[:0]
 	var h *hit
@@ -318,7 +323,7 @@ func (e *Engine) joinKeys(s *stage) []uint64 {
 	}
 	ev := &e.ev
 	combos := 1
-	for _, slot := range s.keys {
+	for k, slot := range s.keys {
 		n := 0
 		for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
 			if k := ev.vals[i-1].v.Kind; k != KindNull && k != KindObject {
@@ -326,7 +331,10 @@ func (e *Engine) joinKeys(s *stage) []uint64 {
 			}
 		}
 		if n == 0 {
-			return nil
+			if !s.optional[k] {
+				return nil // a null key takes no part
+			}
+			n = 1 // `by ?f`: null is the key value
 		}
 		combos *= n
 		if combos > 64 {
@@ -347,11 +355,13 @@ func (e *Engine) joinKeys(s *stage) []uint64 {
 			return
 		}
 		slot := s.keys[k]
+		found := false
 		for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
 			v := ev.vals[i-1].v
 			if v.Kind == KindNull || v.Kind == KindObject {
 				continue
 			}
+			found = true
 			b := append(buf, byte(v.Kind))
 			switch v.Kind {
 			case KindNumber:
@@ -365,6 +375,9 @@ func (e *Engine) joinKeys(s *stage) []uint64 {
 			}
 			b = append(b, 0)
 			rec(k+1, b)
+		}
+		if !found && s.optional[k] {
+			rec(k+1, append(buf, byte(KindNull), 0))
 		}
 	}
 	rec(0, e.keyBuf[:0])
@@ -396,6 +409,10 @@ func parseTime(v Value) (int64, bool) {
 	case KindString:
 		if ts, ok := fastRFC3339(v.Str); ok {
 			return ts, true
+		}
+		// epoch_millis, the other half of Elasticsearch's default date format
+		if ms, err := strconv.ParseInt(bstr(v.Str), 10, 64); err == nil {
+			return ms * 1e6, true
 		}
 		t, err := time.Parse(time.RFC3339Nano, string(v.Str))
 		if err != nil {
@@ -465,4 +482,13 @@ func (e *Engine) FieldString(name string) (string, bool) {
 		return "", false
 	}
 	return v.String(), true
+}
+
+// sortableFloat maps a float64 to an int64 with the same order.
+func sortableFloat(f float64) int64 {
+	b := int64(math.Float64bits(f))
+	if b < 0 {
+		b ^= math.MaxInt64
+	}
+	return b
 }

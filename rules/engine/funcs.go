@@ -100,6 +100,9 @@ func (cp *compiler) call(x *eql.Call) valFn {
 				base = int(b)
 			}
 			s := string(bytes.TrimSpace(v.Str))
+			if len(args) == 1 && len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X") {
+				base = 16 // auto-detected without an explicit base
+			}
 			if base == 10 {
 				f, err := strconv.ParseFloat(s, 64)
 				if err != nil {
@@ -198,6 +201,9 @@ func (cp *compiler) call(x *eql.Call) valFn {
 				greedy = g.Kind == KindBool && g.Bool
 			}
 			orig := c.str(args[0](c))
+			if len(l) == 0 || len(r) == 0 {
+				return Value{Kind: KindString, Str: orig} // StringUtils.between: nothing to search for
+			}
 			i := bytes.Index(src, l)
 			if i < 0 {
 				return strV(c, nil)

@@ -109,7 +109,8 @@ type stage struct {
 	idx      int // -1 for until
 	category string
 	pred     predFn
-	keys     []int // slots of the join key fields
+	keys     []int  // slots of the join key fields
+	optional []bool // `by ?f`: a missing value is the key value null
 	missing  bool
 }
 
@@ -185,6 +186,13 @@ func Compile(defs []RuleDef, opts Options) (*Program, error) {
 			}
 		}
 	}
+	// Within a rule, later stages first: an event must never fill two
+	// consecutive stages of one sequence.
+	sortStages(p.all)
+	sortStages(p.anyCat)
+	for _, ss := range p.byCat {
+		sortStages(ss)
+	}
 	return p, errors.Join(errs...)
 }
 
@@ -229,6 +237,7 @@ func (p *Program) compileRule(d RuleDef) (r *Rule, err error) {
 		s := &stage{rule: r, idx: idx, category: q.Category, missing: missing, pred: cp.pred(q.Where)}
 		for _, k := range keys {
 			s.keys = append(s.keys, cp.slot(k))
+			s.optional = append(s.optional, k.Optional)
 		}
 		return s
 	}

@@ -109,7 +109,7 @@ func (r *reader) partial() partial {
 // encodeGroup encodes all state entries of (rule, key); nil when empty.
 func (s *state) encodeGroup(dst []byte, r *Rule, key uint64) []byte {
 	var out []byte
-	for st := range r.stages {
+	for st := 0; st < r.slots(); st++ {
 		p, ok := s.m[skey{uint32(r.index), uint16(st), key}]
 		if !ok {
 			continue
@@ -124,7 +124,7 @@ func (s *state) encodeGroup(dst []byte, r *Rule, key uint64) []byte {
 }
 
 func (s *state) decodeGroup(r *Rule, key uint64, b []byte) error {
-	for st := range r.stages {
+	for st := 0; st < r.slots(); st++ {
 		delete(s.m, skey{uint32(r.index), uint16(st), key})
 	}
 	if len(b) == 0 {
@@ -140,7 +140,7 @@ func (s *state) decodeGroup(r *Rule, key uint64, b []byte) error {
 		if rd.err != nil {
 			break
 		}
-		if st >= uint64(len(r.stages)) {
+		if st >= uint64(r.slots()) {
 			return fmt.Errorf("state for rule %s names stage %d of %d", r.ID, st, len(r.stages))
 		}
 		s.m[skey{uint32(r.index), uint16(st), key}] = p
@@ -226,7 +226,7 @@ func (e *Engine) encodeMeta(b []byte) []byte {
 		b = append(b, 0)
 	}
 	st := &e.stats
-	for _, v := range []uint64{st.Events, st.Matches, st.Late, st.Evicted, st.Expired} {
+	for _, v := range []uint64{st.Events, st.Matches, st.Late, st.Evicted, st.Expired, st.KeysFannedOut} {
 		b = putUvarint(b, v)
 	}
 	hits := append(hitHeap(nil), e.buf...)
@@ -263,7 +263,7 @@ func (e *Engine) decodeMeta(b []byte) error {
 		started = r.b[0] == 1
 		r.b = r.b[1:]
 	}
-	var counters [5]uint64
+	var counters [6]uint64
 	for i := range counters {
 		counters[i] = r.uvarint()
 	}
@@ -312,8 +312,8 @@ func (e *Engine) decodeMeta(b []byte) error {
 		return r.err
 	}
 	e.seq, e.maxTs, e.wm, e.started = seq, maxTs, wm, started
-	e.stats.Events, e.stats.Matches, e.stats.Late, e.stats.Evicted, e.stats.Expired =
-		counters[0], counters[1], counters[2], counters[3], counters[4]
+	e.stats.Events, e.stats.Matches, e.stats.Late, e.stats.Evicted, e.stats.Expired, e.stats.KeysFannedOut =
+		counters[0], counters[1], counters[2], counters[3], counters[4], counters[5]
 	e.buf = hits
 	heap.Init(&e.buf)
 	return nil

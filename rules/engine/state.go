@@ -1,5 +1,7 @@
 package engine
 
+import "math"
+
 // skey addresses one entry of sequence state: for a positive stage s, the
 // partial match that has completed stage s; for a missing stage, the last
 // event seen that matched it; for a sample stage, the event that filled it.
@@ -102,19 +104,47 @@ func (s *state) popFront(r *Rule, decide bool) (removed int) {
 	f := &s.fifos[r.index]
 	fe := *f.front()
 	f.pop()
-	for st := range r.stages {
+	for st := 0; st < r.slots(); st++ {
 		k := skey{uint32(r.index), uint16(st), fe.key}
 		p, ok := s.m[k]
 		if !ok || p.startSeq != fe.startSeq {
 			continue
 		}
-		if decide && r.Kind == SequenceRule && r.hasTrailing && st == r.lastPos {
+		if decide && r.Kind == SequenceRule && st >= len(r.stages) {
+			// a trailing missing-event window has closed without a
+			// cancelling event: the match stands
 			s.e.emit(r, fe.key, p, true)
 		}
 		s.del(r, st, fe.key)
 		removed++
 	}
 	return removed
+}
+
+// trailSlots bounds the completed candidates per key that wait for their
+// trailing missing-event window to close.
+const trailSlots = 16
+
+// slots is the number of state slots per (rule, key): one per stage, then
+// the trailing candidates.
+func (r *Rule) slots() int {
+	if r.Kind == SampleRule {
+		return len(r.stages) * len(r.stages)
+	}
+	if r.hasTrailing {
+		return len(r.stages) + trailSlots
+	}
+	return len(r.stages)
+}
+
+// msOf truncates Unix nanoseconds to milliseconds: Elasticsearch compares
+// the timestamps of missing-event windows at millisecond precision.
+func msOf(ts int64) int64 {
+	q := ts / 1e6
+	if ts%1e6 < 0 {
+		q--
+	}
+	return q
 }
 
 // expire drops state older than maxspan before wm.
@@ -132,21 +162,34 @@ func (s *state) expire(wm int64) {
 }
 
 func (s *state) evictOne() {
-	var oldest *Rule
-	var ots int64
-	for _, r := range s.e.p.rules {
-		f := &s.fifos[r.index]
-		if f.len() > 0 && (oldest == nil || f.front().start < ots) {
-			oldest, ots = r, f.front().start
+	for {
+		var oldest *Rule
+		var ots int64
+		for _, r := range s.e.p.rules {
+			f := &s.fifos[r.index]
+			if f.len() > 0 && (oldest == nil || f.front().start < ots) {
+				oldest, ots = r, f.front().start
+			}
 		}
-	}
-	if oldest != nil {
-		s.e.stats.Evicted += uint64(s.popFront(oldest, false))
+		if oldest == nil {
+			return
+		}
+		// a stale queue entry (its partial moved on or was replaced)
+		// removes nothing: keep going until something is evicted
+		if n := s.popFront(oldest, false); n > 0 {
+			s.e.stats.Evicted += uint64(n)
+			return
+		}
 	}
 }
 
 func (e *Engine) emit(r *Rule, key uint64, p partial, trailing bool) {
 	refs := append([]uint64(nil), p.refs...)
+	for i, st := range r.stages {
+		if st.missing {
+			refs[i] = MissingRef
+		}
+	}
 	e.out = append(e.out, Match{Rule: r, Refs: refs, Timestamp: p.last.ts, Key: key})
 	e.stats.Matches++
 }
@@ -183,24 +226,48 @@ func (e *Engine) newRefs(r *Rule) []uint64 {
 	return refs
 }
 
+// latestBefore returns the timestamp of the latest missing-stage event of
+// (rule, stage, key) strictly before ts (at millisecond precision).
+func (e *Engine) latestBefore(r *Rule, stage int, key uint64, ts int64) (int64, bool) {
+	mk, ok := e.st.m[skey{uint32(r.index), uint16(stage), key}]
+	if !ok {
+		return 0, false
+	}
+	if msOf(mk.last.ts) < msOf(ts) {
+		return mk.last.ts, true
+	}
+	if len(mk.refs) > 0 && mk.refs[0] != MissingRef && msOf(int64(mk.refs[0])) < msOf(ts) {
+		return int64(mk.refs[0]), true
+	}
+	return 0, false
+}
+
 func (e *Engine) sequenceHit(r *Rule, idx int, key uint64, h *hit) {
 	s := e.st
 	span := int64(r.MaxSpan)
 	if idx == r.firstPos {
-		// Leading missing stages: no missing event within maxspan before.
-		for m := 0; m < idx; m++ {
-			if mk, ok := s.m[skey{uint32(r.index), uint16(m), key}]; ok && h.o.ts-mk.last.ts <= span && mk.last.less(h.o) {
-				return
-			}
-		}
 		p := partial{start: h.o.ts, last: h.o, startSeq: h.o.seq, refs: e.newRefs(r)}
 		p.refs[idx] = h.ref
-		if idx == r.lastPos && !r.hasTrailing {
-			e.emit(r, key, p, false)
-			return
+		// Leading missing stages: remember the latest such event before
+		// this one; it is judged when the sequence completes. The slot of
+		// the first leading stage holds it (MissingRef: none).
+		if idx > 0 {
+			lead, found := int64(0), false
+			for m := 0; m < idx; m++ {
+				if ts, ok := e.latestBefore(r, m, key, h.o.ts); ok && (!found || ts > lead) {
+					lead, found = ts, true
+				}
+			}
+			if found {
+				p.refs[0] = uint64(lead)
+			}
 		}
 		if old, ok := s.m[skey{uint32(r.index), uint16(idx), key}]; ok && h.o.less(old.last) {
 			return // a late event does not replace a newer candidate
+		}
+		if idx == r.lastPos {
+			e.complete(r, key, p)
+			return
 		}
 		s.put(r, idx, key, p, true)
 		return
@@ -217,8 +284,9 @@ func (e *Engine) sequenceHit(r *Rule, idx int, key uint64, h *hit) {
 	if h.o.ts-p.start > span {
 		return
 	}
+	// Middle missing stages: no such event strictly between the neighbours.
 	for m := prev + 1; m < idx; m++ {
-		if mk, ok := s.m[skey{uint32(r.index), uint16(m), key}]; ok && p.last.less(mk.last) && mk.last.less(h.o) {
+		if ts, ok := e.latestBefore(r, m, key, h.o.ts); ok && msOf(ts) > msOf(p.last.ts) {
 			s.del(r, prev, key)
 			return
 		}
@@ -227,36 +295,101 @@ func (e *Engine) sequenceHit(r *Rule, idx int, key uint64, h *hit) {
 	p.refs = append([]uint64(nil), p.refs...)
 	p.refs[idx] = h.ref
 	p.last = h.o
-	if idx == r.lastPos && !r.hasTrailing {
-		e.emit(r, key, p, false)
+	if idx == r.lastPos {
+		e.complete(r, key, p)
 		return
 	}
 	s.put(r, idx, key, p, false)
 }
 
+// leadHit reports whether a completed candidate has a leading missing event
+// within maxspan of its last event.
+func (r *Rule) leadHit(p *partial) (int64, bool) {
+	if r.firstPos == 0 || p.refs[0] == MissingRef {
+		return 0, false
+	}
+	lead := int64(p.refs[0])
+	return lead, msOf(p.last.ts)-msOf(lead) <= msOf(int64(r.MaxSpan))
+}
+
+// complete handles a candidate whose positive stages are all matched.
+func (e *Engine) complete(r *Rule, key uint64, p partial) {
+	_, lead := r.leadHit(&p)
+	if !r.hasTrailing {
+		if !lead {
+			e.emit(r, key, p, false)
+		}
+		return
+	}
+	// Wait for the trailing window (last, first+maxspan] to close.
+	s := e.st
+	free := -1
+	for i := 0; i < trailSlots; i++ {
+		if _, ok := s.m[skey{uint32(r.index), uint16(len(r.stages) + i), key}]; !ok {
+			free = i
+			break
+		}
+	}
+	if free < 0 {
+		// bound reached: decide the oldest candidate now
+		oldest, ots := 0, int64(math.MaxInt64)
+		for i := 0; i < trailSlots; i++ {
+			c := s.m[skey{uint32(r.index), uint16(len(r.stages) + i), key}]
+			if c.start < ots {
+				oldest, ots = i, c.start
+			}
+		}
+		c := s.m[skey{uint32(r.index), uint16(len(r.stages) + oldest), key}]
+		e.emit(r, key, c, true)
+		s.del(r, len(r.stages)+oldest, key)
+		free = oldest
+	}
+	p.startSeq = p.last.seq // a queue entry of its own
+	s.put(r, len(r.stages)+free, key, p, true)
+}
+
 func (e *Engine) missingHit(r *Rule, idx int, key uint64, h *hit) {
 	s := e.st
 	k := skey{uint32(r.index), uint16(idx), key}
-	if old, ok := s.m[k]; ok && h.o.less(old.last) {
+	old, had := s.m[k]
+	if had && h.o.less(old.last) {
 		return
 	}
-	// A trailing missing event inside the window cancels a pending match.
+	// A trailing missing event inside a candidate's window cancels it
+	// (with leading stages too: only when the leading event is within
+	// maxspan of it).
 	if idx > r.lastPos {
-		lk := skey{uint32(r.index), uint16(r.lastPos), key}
-		if p, ok := s.m[lk]; ok && p.last.less(h.o) && h.o.ts-p.start <= int64(r.MaxSpan) {
-			s.del(r, r.lastPos, key)
+		span := msOf(int64(r.MaxSpan))
+		for i := 0; i < trailSlots; i++ {
+			ck := skey{uint32(r.index), uint16(len(r.stages) + i), key}
+			c, ok := s.m[ck]
+			if !ok || msOf(h.o.ts) <= msOf(c.last.ts) || msOf(h.o.ts)-msOf(c.start) > span {
+				continue
+			}
+			if r.firstPos > 0 {
+				lead, hit := r.leadHit(&c)
+				if !hit || msOf(h.o.ts)-msOf(lead) > span {
+					continue
+				}
+			}
+			s.del(r, len(r.stages)+i, key)
 		}
 	}
-	s.put(r, idx, key, partial{start: h.o.ts, last: h.o, startSeq: h.o.seq}, true)
+	// Keep the latest event and the latest one with a smaller timestamp.
+	mark := partial{start: h.o.ts, last: h.o, startSeq: h.o.seq, refs: []uint64{MissingRef}}
+	if had {
+		mark.refs[0] = old.refs[0]
+		if msOf(old.last.ts) < msOf(h.o.ts) {
+			mark.refs[0] = uint64(old.last.ts)
+		}
+	}
+	s.put(r, idx, key, mark, true)
 }
 
 func (e *Engine) until(r *Rule, key uint64) {
 	s := e.st
 	for st := 0; st < len(r.stages); st++ {
 		if r.stages[st].missing {
-			continue
-		}
-		if st == r.lastPos && r.hasTrailing {
 			continue
 		}
 		k := skey{uint32(r.index), uint16(st), key}
@@ -266,37 +399,78 @@ func (e *Engine) until(r *Rule, key uint64) {
 	}
 }
 
-// sample fills the stages of a per-key sample; when all are filled by
-// distinct events the sample matches and the key starts over.
+// sample keeps, per key and stage, up to len(stages) candidate events (enough
+// to find distinct events for every stage) and matches as soon as a
+// backtracking search finds one distinct event per stage, as
+// Elasticsearch's SampleIterator does; the key then starts over.
 func (e *Engine) sample(r *Rule, idx int, key uint64, h *hit) {
 	s := e.st
-	k := skey{uint32(r.index), uint16(idx), key}
-	if _, ok := s.m[k]; ok {
-		return
-	}
-	for st := range r.stages {
-		if st == idx {
-			continue
-		}
-		if p, ok := s.m[skey{uint32(r.index), uint16(st), key}]; ok && p.refs[0] == h.ref && p.last == h.o {
-			return // one event fills one stage
-		}
-	}
-	s.put(r, idx, key, partial{start: h.o.ts, last: h.o, startSeq: h.o.seq, refs: []uint64{h.ref}}, true)
-	refs := make([]uint64, len(r.stages))
-	var last ord
-	for st := range r.stages {
-		p, ok := s.m[skey{uint32(r.index), uint16(st), key}]
+	n := len(r.stages)
+	slot := -1
+	for j := 0; j < n; j++ {
+		p, ok := s.m[skey{uint32(r.index), uint16(idx*n + j), key}]
 		if !ok {
+			slot = idx*n + j
+			break
+		}
+		if p.last == h.o {
 			return
 		}
-		refs[st] = p.refs[0]
-		if last.less(p.last) {
-			last = p.last
+	}
+	if slot < 0 {
+		return // enough candidates for this stage
+	}
+	s.put(r, slot, key, partial{start: h.o.ts, last: h.o, startSeq: h.o.seq, refs: []uint64{h.ref}}, true)
+	cands := make([][]partial, n)
+	for st := 0; st < n; st++ {
+		for j := 0; j < n; j++ {
+			if p, ok := s.m[skey{uint32(r.index), uint16(st*n + j), key}]; ok {
+				cands[st] = append(cands[st], p)
+			}
+		}
+		if len(cands[st]) == 0 {
+			return
 		}
 	}
-	for st := range r.stages {
-		s.del(r, st, key)
+	chosen := make([]partial, n)
+	var search func(st int) bool
+	search = func(st int) bool {
+		if st == n {
+			return true
+		}
+		for _, c := range cands[st] {
+			dup := false
+			for _, prev := range chosen[:st] {
+				if prev.last == c.last {
+					dup = true
+					break
+				}
+			}
+			if dup {
+				continue
+			}
+			chosen[st] = c
+			if search(st + 1) {
+				return true
+			}
+		}
+		return false
+	}
+	if !search(0) {
+		return
+	}
+	refs := make([]uint64, n)
+	var last ord
+	for st, c := range chosen {
+		refs[st] = c.refs[0]
+		if last.less(c.last) {
+			last = c.last
+		}
+	}
+	for st := 0; st < r.slots(); st++ {
+		if _, ok := s.m[skey{uint32(r.index), uint16(st), key}]; ok {
+			s.del(r, st, key)
+		}
 	}
 	e.out = append(e.out, Match{Rule: r, Refs: refs, Timestamp: last.ts, Key: key})
 	e.stats.Matches++

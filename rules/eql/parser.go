@@ -320,9 +320,6 @@ func (p *parser) stage(allowMissing bool) *Stage {
 		if err != nil || n < 1 || n > 100 {
 			p.fail(nt.pos, "runs must be between 1 and 100")
 		}
-		if s.Missing {
-			p.fail(nt.pos, "a missing-event stage cannot be repeated")
-		}
 		s.Runs = n
 	}
 	return s

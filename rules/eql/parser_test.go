@@ -534,9 +534,6 @@ func TestParseErrors(t *testing.T) {
 		{"sample runs", q(`sample by x [a where true] with runs=2 [b where true]`), `query:1:13: sample stages cannot be repeated with runs
     sample by x [a where true] with runs=2 [b where true]
                 ^`, false},
-		{"missing with runs", q(`sequence with maxspan=1s [a where true] ![b where true] with runs=2`), `query:1:67: a missing-event stage cannot be repeated
-    sequence with maxspan=1s [a where true] ![b where true] with runs=2
-                                                                      ^`, false},
 		{"space after bang", q(`sequence with maxspan=1s [a where true] ! [b where true]`), "query:1:43: expected `[` right after `!`\n    sequence with maxspan=1s [a where true] ! [b where true]\n                                              ^", false},
 		{"runs out of range", q(`sequence [a where true] with runs=101 [b where true]`), `query:1:35: runs must be between 1 and 100
     sequence [a where true] with runs=101 [b where true]
