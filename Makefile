@@ -7,6 +7,14 @@ DURATION  ?= 3m
 
 .PHONY: all build test unit vet fmt-check fuzz bench demo kafka-up kafka-down chaos chaos-ci clean
 
+# chaos: the exactly-once proof on a 3-node cluster (started here unless
+# KAFKA_BROKERS and KAFKA_LOCAL point at one). MODE= runs a negative control:
+# keep-state-on-abort or at-least-once (the test passes when it is caught).
+EVENTS      ?= 200000
+HOSTS       ?= 1000
+ATTACK_RATE ?= 0.004
+MODE        ?=
+
 all: build
 
 build:
@@ -43,6 +51,28 @@ kafka-up:
 
 kafka-down:
 	deployments/kafka/kafka-local.sh down
+
+chaos:
+	@set -e; \
+	if [ -z "$$KAFKA_BROKERS" ]; then \
+	  export EQLSTREAM_KAFKA_STATE=$${EQLSTREAM_KAFKA_STATE:-/tmp/eqlstream-kafka-chaos}; \
+	  export EQLSTREAM_KAFKA_BROKER_PORT=$${EQLSTREAM_KAFKA_BROKER_PORT:-39092}; \
+	  export EQLSTREAM_KAFKA_CONTROLLER_PORT=$${EQLSTREAM_KAFKA_CONTROLLER_PORT:-39093}; \
+	  export KAFKA_LOCAL=$(CURDIR)/deployments/kafka/kafka-local.sh; \
+	  trap '$$KAFKA_LOCAL down' EXIT; \
+	  $$KAFKA_LOCAL up 3; \
+	  export KAFKA_BROKERS=$$($$KAFKA_LOCAL brokers); \
+	fi; \
+	CHAOS_SEED=$(SEED) CHAOS_DURATION=$(DURATION) CHAOS_EVENTS=$(EVENTS) CHAOS_HOSTS=$(HOSTS) \
+	CHAOS_ATTACK_RATE=$(ATTACK_RATE) CHAOS_MODE=$(MODE) \
+	$(GO) test -tags chaos -count=1 -v -timeout 90m -run '^TestChaos$$' ./integration/chaos/
+
+# The bounded version CI runs on every submission: the exactly-once run and
+# both negative controls, on the cluster .ci/run started.
+chaos-ci:
+	$(MAKE) chaos SEED=$(SEED) DURATION=75s EVENTS=60000 HOSTS=300 ATTACK_RATE=0.012
+	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=keep-state-on-abort
+	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=at-least-once
 
 clean:
 	rm -rf bin bench.out

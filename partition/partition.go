@@ -56,6 +56,10 @@ func New(tp TP, set *rules.RuleSet, next int64) *Processor {
 	return &Processor{TP: tp, Engine: set.Program.NewEngine(), Bodies: rules.NewEventStore(), Next: next, committed: next}
 }
 
+// ResetCommitted makes Next the committed position (after restoring state
+// whose offset is not checked).
+func (p *Processor) ResetCommitted() { p.committed = p.Next }
+
 // Begin marks the start of a transaction touching this partition.
 func (p *Processor) Begin() {
 	if p.begun {

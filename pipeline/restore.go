@@ -78,9 +78,17 @@ func (p *Pipeline) restoreOnce(ctx context.Context, offsets map[string]map[int32
 		if committed < 0 {
 			committed = -1
 		}
-		proc, err := r.Build(p.set, committed)
+		check := committed
+		if p.cfg.UnsafeAtLeastOnce {
+			check = -1 // non-transactional state cannot match the offsets
+		}
+		proc, err := r.Build(p.set, check)
 		if err != nil {
 			return nil, nil, err
+		}
+		if p.cfg.UnsafeAtLeastOnce && committed >= 0 {
+			proc.Next = committed
+			proc.ResetCommitted()
 		}
 		proc.LastEvent = time.Now() // restored buffers flush after IdleFlush too
 		procs[tp] = proc

@@ -67,7 +67,7 @@ func (b *builder) fork(t int64, parent *proc, newGroup bool) *proc {
 	c := &proc{
 		pid: pid, start: t, entityID: b.h.entityID(pid, t),
 		name: parent.name, exe: parent.exe, args: parent.args, cmdline: parent.cmdline, cwd: parent.cwd,
-		user: parent.user, ruser: parent.ruser, tty: parent.tty, hashes: parent.hashes,
+		user: parent.user, ruser: parent.ruser, tty: parent.tty, sha256: parent.sha256,
 		parent: parent, session: parent.session, group: parent.group, entry: parent.entry,
 		ancestry: ancestry(parent),
 	}
@@ -84,7 +84,7 @@ func (b *builder) exec(t int64, p *proc, exe string, args []string) *proc {
 	*n = *p
 	n.exe, n.name, n.args = exe, baseName(exe), args
 	n.cmdline = strings.Join(args, " ")
-	n.hashes = b.g.hashFor(exe)
+	n.sha256 = b.g.hashFor(exe)
 	n.previous = p
 	n.leaderJSON, n.entryJSON, n.parentJSON = nil, nil, nil
 	if p.group == p {

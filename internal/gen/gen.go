@@ -37,12 +37,14 @@ type Stats struct {
 // Injection describes one injected attack chain or look-alike.
 type Injection struct {
 	Kind      string // one of Kinds(): the rule it targets
-	Variant   string // what was injected, e.g. "curl_ipv4" or "private_ip"
+	Variant   string // what was injected, e.g. "curl_ipv4" or "nonpublic_ip"
 	Lookalike bool   // true for look-alikes and near misses: no alert expected
 	HostID    string
 	HostName  string
 	// EntityIDs are the process.entity_id values of the events that match (or
-	// nearly match) the rule, in stage order; the last one completes it.
+	// nearly match) the rule, in stage order: one for the event rules, two for
+	// the sequences. (For apt_netcon/other_host the second event is on
+	// another host.)
 	EntityIDs []string
 	// Time is the @timestamp of the last of those events.
 	Time time.Time
@@ -68,7 +70,7 @@ type Generator struct {
 	lookalikes   int
 	chainsByKind [4]int
 	lookByVar    map[string]int
-	hashCache    map[string]*hashes
+	hashCache    map[string]string
 	free         []*event
 	w            jsonWriter
 	dc           dateCache
@@ -90,7 +92,7 @@ func New(cfg Config) (*Generator, error) {
 		disorderMS: cfg.Disorder.Milliseconds(),
 		msPerEvent: 1000 / cfg.Rate,
 		lookByVar:  map[string]int{},
-		hashCache:  map[string]*hashes{},
+		hashCache:  map[string]string{},
 	}
 	g.hosts = make([]*host, cfg.Hosts)
 	for i := range g.hosts {
@@ -288,10 +290,10 @@ func (g *Generator) alloc() *event {
 	return new(event)
 }
 
-func (g *Generator) hashFor(exe string) *hashes {
+func (g *Generator) hashFor(exe string) string {
 	h, ok := g.hashCache[exe]
 	if !ok {
-		h = newHashes(exe)
+		h = exeHash(exe)
 		g.hashCache[exe] = h
 	}
 	return h

@@ -47,7 +47,7 @@ func (g *Generator) newHost(i int, startMS int64) *host {
 	h.systemd = &proc{pid: 1, start: boot, name: "systemd", exe: "/usr/lib/systemd/systemd", args: []string{"/sbin/init"}, cwd: "/", user: acctRoot, ruser: acctRoot}
 	h.systemd.entityID = h.entityID(1, boot)
 	h.systemd.cmdline = "/sbin/init"
-	h.systemd.hashes = g.hashFor(h.systemd.exe)
+	h.systemd.sha256 = g.hashFor(h.systemd.exe)
 	daemonize(h.systemd, "init")
 
 	d := func(exe string, user *account, args ...string) *proc {
@@ -88,7 +88,7 @@ func (g *Generator) daemonProc(h *host, parent *proc, start int64, exe string, u
 	p := &proc{
 		pid: pid, start: start, entityID: h.entityID(pid, start),
 		name: baseName(exe), exe: exe, args: args, cmdline: strings.Join(args, " "), cwd: "/",
-		user: user, ruser: user, hashes: g.hashFor(exe), parent: parent, ancestry: ancestry(parent),
+		user: user, ruser: user, sha256: g.hashFor(exe), parent: parent, ancestry: ancestry(parent),
 	}
 	daemonize(p, "init")
 	return p
@@ -101,7 +101,7 @@ func (g *Generator) childProc(h *host, parent *proc, start int64, user *account,
 	p := &proc{
 		pid: pid, start: start, entityID: h.entityID(pid, start),
 		name: parent.name, exe: parent.exe, args: args, cmdline: strings.Join(args, " "), cwd: parent.cwd,
-		user: user, ruser: user, hashes: parent.hashes, parent: parent,
+		user: user, ruser: user, sha256: parent.sha256, parent: parent,
 		session: parent.session, group: parent.group, entry: parent.entry, ancestry: ancestry(parent),
 	}
 	return p

@@ -77,17 +77,6 @@ func (g *Generator) buildLookalike(b *builder) {
 	}
 }
 
-// markFrom marks the first exec event of p at or after index i of b.evs.
-func (b *builder) markExec(p *proc) {
-	for _, e := range b.evs {
-		if e.p == p && e.kind == evExec {
-			b.mark(e)
-			return
-		}
-	}
-	panic("gen: no exec event for " + p.exe)
-}
-
 // laHook runs apt with one benign hook; the hook shell and its children
 // are stage candidates that the rule excludes.
 func laHook(hook func(*builder, int64, *proc) int64, n int) func(*Generator, *builder) {
@@ -299,7 +288,7 @@ func (g *Generator) laOtherHost(b *builder) {
 	c := &proc{
 		pid: pid, start: start, entityID: other.entityID(pid, start),
 		name: "curl", exe: "/usr/bin/curl", args: []string{"curl", "-s", "https://example.net/"}, cwd: "/",
-		user: acctRoot, ruser: acctRoot, hashes: g.hashFor("/usr/bin/curl"), parent: sh,
+		user: acctRoot, ruser: acctRoot, sha256: g.hashFor("/usr/bin/curl"), parent: sh,
 		ancestry: []string{sh.entityID},
 	}
 	c.cmdline = "curl -s https://example.net/"

@@ -31,14 +31,11 @@ var (
 	interactiveUsers = []*account{acctUbuntu, acctAlice, acctBob, acctDeploy}
 )
 
-// hashes of an executable, derived from its path so that they are stable.
-type hashes struct {
-	sha256 string
-}
-
-func newHashes(exe string) *hashes {
+// exeHash returns a stable stand-in for the SHA-256 of an executable,
+// derived from its path.
+func exeHash(exe string) string {
 	s := sha256.Sum256([]byte("eqlstream-gen:" + exe))
-	return &hashes{hex.EncodeToString(s[:])}
+	return hex.EncodeToString(s[:])
 }
 
 // proc is one image of a process: fork copies the parent's image under a new
@@ -56,7 +53,7 @@ type proc struct {
 	user     *account // effective
 	ruser    *account // real
 	tty      int64    // pts number + 1; 0 without a terminal
-	hashes   *hashes
+	sha256   string
 
 	parent   *proc
 	session  *proc
@@ -74,8 +71,6 @@ type proc struct {
 }
 
 const maxAncestry = 2
-
-func (p *proc) isGroupLeader() bool { return p.group != nil && p.group.entityID == p.entityID }
 
 // host is one endpoint.
 type host struct {

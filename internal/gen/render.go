@@ -266,7 +266,7 @@ func (g *Generator) processFields(w *jsonWriter, p *proc, style uint8) {
 	writeIDName(w, "group", p.user.gid, p.user.group)
 	g.writeLeader(w, "group_leader", p.group, p, inner, false)
 	w.open("hash", inner)
-	w.str("sha256", p.hashes.sha256)
+	w.str("sha256", p.sha256)
 	w.close()
 	w.bool("interactive", p.tty > 0)
 	w.str("name", p.name)

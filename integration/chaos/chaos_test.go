@@ -1,0 +1,846 @@
+//go:build chaos
+
+package chaos
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type params struct {
+	seed       int64
+	duration   time.Duration
+	events     int
+	hosts      int
+	attackRate float64
+	mode       string // "" (exactly-once), keep-state-on-abort, at-least-once
+	partitions int32
+	preFrac    float64
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func loadParams(t *testing.T) params {
+	p := params{seed: 1, duration: 3 * time.Minute, events: 200_000, hosts: 1000, attackRate: 0.004, partitions: 12, preFrac: 0.5}
+	if v := os.Getenv("CHAOS_SEED"); v != "" {
+		s, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			t.Fatalf("CHAOS_SEED: %v", err)
+		}
+		p.seed = s
+	}
+	if v := os.Getenv("CHAOS_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("CHAOS_DURATION: %v", err)
+		}
+		p.duration = d
+	}
+	p.events = envInt("CHAOS_EVENTS", p.events)
+	p.hosts = envInt("CHAOS_HOSTS", p.hosts)
+	if v := os.Getenv("CHAOS_ATTACK_RATE"); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.Fatalf("CHAOS_ATTACK_RATE: %v", err)
+		}
+		p.attackRate = f
+	}
+	p.mode = os.Getenv("CHAOS_MODE")
+	switch p.mode {
+	case "", "keep-state-on-abort", "at-least-once":
+	default:
+		t.Fatalf("CHAOS_MODE %q: want empty, keep-state-on-abort or at-least-once", p.mode)
+	}
+	return p
+}
+
+type harness struct {
+	t         *testing.T
+	p         params
+	bin       string
+	dir       string
+	brokers   []string
+	kafka     string // kafka-local.sh
+	topics    struct{ in, alerts, dlq, state, group string }
+	mu        sync.Mutex
+	procs     map[string]*proc // by instance id
+	nextInst  int
+	counters  struct{ kills, sigterms, rebalances, brokerKills, brokerPauses atomic.Int64 }
+	logs      []string
+	adm       *kadm.Client
+	admCl     *kgo.Client
+	rng       *rand.Rand
+	schedule  []string
+	brokerOut int // broker down or paused (0: none)
+}
+
+type proc struct {
+	id   string
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  string
+}
+
+func repoRoot(t *testing.T) string {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = parent
+	}
+}
+
+func (h *harness) logf(format string, args ...any) {
+	h.t.Logf("[%s] %s", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, args...))
+}
+
+func TestChaos(t *testing.T) {
+	p := loadParams(t)
+	brokers := os.Getenv("KAFKA_BROKERS")
+	kafka := os.Getenv("KAFKA_LOCAL")
+	if brokers == "" || kafka == "" {
+		t.Fatal("the chaos test needs KAFKA_BROKERS (a 3-node cluster from deployments/kafka/kafka-local.sh up 3) and KAFKA_LOCAL (the script, for broker faults); `make chaos` sets both")
+	}
+	root := repoRoot(t)
+	dir := t.TempDir()
+	h := &harness{t: t, p: p, dir: dir, brokers: strings.Split(brokers, ","), kafka: kafka, procs: map[string]*proc{},
+		rng: rand.New(rand.NewPCG(uint64(p.seed), 0x9e3779b97f4a7c15))}
+	suffix := fmt.Sprintf("%d-%d", p.seed, time.Now().UnixNano()%1e6)
+	h.topics.in, h.topics.alerts, h.topics.dlq = "chaos-in-"+suffix, "chaos-alerts-"+suffix, "chaos-dlq-"+suffix
+	h.topics.group = "chaos-" + suffix
+	h.topics.state = h.topics.group + "-state"
+
+	h.bin = filepath.Join(dir, "processor")
+	build := exec.Command("go", "build", "-o", h.bin, "./cmd/processor")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	var err error
+	h.admCl, err = kgo.NewClient(kgo.SeedBrokers(h.brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.admCl.Close()
+	h.adm = kadm.NewClient(h.admCl)
+
+	// input
+	input := filepath.Join(dir, "events.ndjson")
+	attacks := h.generate(input)
+	h.createTopics()
+	lines := readLines(t, input)
+	pre := int(float64(len(lines)) * p.preFrac)
+	h.produce(lines[:pre])
+	h.logf("produced %d of %d events before the chaos", pre, len(lines))
+
+	// processors and the concurrent read_committed reader
+	for i := 0; i < 3; i++ {
+		h.start()
+	}
+	readerCtx, stopReader := context.WithCancel(context.Background())
+	readerDone := make(chan struct{})
+	var readerDup, readerSeen atomic.Int64
+	go func() {
+		defer close(readerDone)
+		h.reader(readerCtx, &readerSeen, &readerDup)
+	}()
+
+	// chaos, with the rest of the input produced during it
+	chaosCtx, stopChaos := context.WithTimeout(context.Background(), p.duration)
+	prodDone := make(chan struct{})
+	go func() {
+		defer close(prodDone)
+		rest := lines[pre:]
+		chunks := 20
+		for i := 0; i < chunks; i++ {
+			lo, hi := len(rest)*i/chunks, len(rest)*(i+1)/chunks
+			h.produce(rest[lo:hi])
+			select {
+			case <-chaosCtx.Done():
+			case <-time.After(p.duration / time.Duration(chunks+4)):
+			}
+		}
+	}()
+	h.chaos(chaosCtx)
+	stopChaos()
+	<-prodDone
+	h.logf("chaos over: restoring brokers and 3 processors, draining")
+	h.heal()
+	drained := h.drain(10 * time.Minute)
+	// let idle flushes commit the last partitions' buffered matches
+	time.Sleep(8 * time.Second)
+	h.stopAll()
+	stopReader()
+	<-readerDone
+
+	// checks
+	openTxns := h.openTransactions()
+	got := h.readAlerts()
+	expected, expOrder := h.expected()
+	missing, dup, unexpected := compare(expected, got.ids)
+	order := h.orderViolations(expOrder, got.byHost)
+	aborted := h.abortedTxns()
+	line := fmt.Sprintf("eos: events=%d expected=%d read=%d missing=%d duplicated=%d unexpected=%d kills=%d sigterms=%d rebalances=%d broker_kills=%d broker_pauses=%d aborted_txns=%d open_txns=%d order_violations=%d reader_dups=%d attack_chains=%d drained=%v seed=%d mode=%s",
+		len(lines), len(expected), len(got.ids), missing, dup, unexpected, h.counters.kills.Load(), h.counters.sigterms.Load(),
+		h.counters.rebalances.Load(), h.counters.brokerKills.Load(), h.counters.brokerPauses.Load(), aborted, openTxns, order,
+		readerDup.Load(), attacks, drained, p.seed, modeName(p.mode))
+	fmt.Println(line)
+	t.Log(line)
+	failed := missing+dup+unexpected+openTxns+order+int(readerDup.Load()) > 0 || !drained
+	if p.mode == "" {
+		if failed {
+			h.dumpLogs()
+			t.Fatalf("exactly-once violated: %s", line)
+		}
+		if len(expected) == 0 {
+			t.Fatal("no alerts expected: the input has no attack chains, the test proves nothing")
+		}
+		return
+	}
+	// negative control: the checker must catch it
+	if !failed {
+		t.Fatalf("negative control %s was NOT detected: %s", p.mode, line)
+	}
+	fmt.Printf("negative control %s: detected as failing, as it must be\n", p.mode)
+}
+
+func modeName(m string) string {
+	if m == "" {
+		return "exactly-once"
+	}
+	return m
+}
+
+func (h *harness) generate(path string) int {
+	p := h.p
+	cmd := exec.Command(h.bin, "gen", "--seed", strconv.FormatInt(p.seed, 10), "--events", strconv.Itoa(p.events),
+		"--hosts", strconv.Itoa(p.hosts), "--attack-rate", strconv.FormatFloat(p.attackRate, 'f', -1, 64),
+		"--lookalike-rate", strconv.FormatFloat(p.attackRate*2, 'f', -1, 64), "--disorder", "500ms",
+		"--rate", "2000", "--output", path, "--stats")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		h.t.Fatalf("gen: %v\n%s", err, stderr.String())
+	}
+	m := regexp.MustCompile(`(\d+) attack chains`).FindStringSubmatch(stderr.String())
+	if m == nil {
+		h.t.Fatalf("gen stats: %s", stderr.String())
+	}
+	n, _ := strconv.Atoi(m[1])
+	h.logf("generated: %s", strings.TrimSpace(strings.SplitN(stderr.String(), "\n", 2)[0]))
+	return n
+}
+
+func (h *harness) createTopics() {
+	ctx := context.Background()
+	rf := int16(3)
+	minISR := "2"
+	compact := "compact"
+	for _, tp := range []string{h.topics.in, h.topics.alerts, h.topics.dlq, h.topics.state} {
+		cfg := map[string]*string{"min.insync.replicas": &minISR}
+		if tp == h.topics.state {
+			cfg["cleanup.policy"] = &compact
+		}
+		resp, err := h.adm.CreateTopic(ctx, h.p.partitions, rf, cfg, tp)
+		if err != nil || resp.Err != nil {
+			h.t.Fatalf("create topic %s: %v %v", tp, err, resp.Err)
+		}
+	}
+	// wait for metadata
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		d, err := h.adm.ListTopics(ctx, h.topics.in, h.topics.alerts, h.topics.dlq, h.topics.state)
+		ok := err == nil
+		for _, td := range d {
+			if td.Err != nil || len(td.Partitions) != int(h.p.partitions) {
+				ok = false
+			}
+		}
+		if ok && len(d) == 4 {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("topics not visible: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func readLines(t *testing.T, path string) [][]byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if len(bytes.TrimSpace(l)) > 0 {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// hostOf returns host.id of an event (nested or dotted), the record key.
+func hostOf(line []byte) []byte {
+	var doc struct {
+		Host struct {
+			ID string `json:"id"`
+		} `json:"host"`
+		HostID string `json:"host.id"`
+	}
+	if err := json.Unmarshal(line, &doc); err != nil {
+		return nil
+	}
+	if doc.HostID != "" {
+		return []byte(doc.HostID)
+	}
+	if doc.Host.ID != "" {
+		return []byte(doc.Host.ID)
+	}
+	return nil
+}
+
+// produce publishes lines keyed by host.id with an idempotent producer,
+// retrying through broker faults.
+func (h *harness) produce(lines [][]byte) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.brokers...), kgo.DefaultProduceTopic(h.topics.in),
+		kgo.RecordDeliveryTimeout(5*time.Minute), kgo.MaxBufferedRecords(50000))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer cl.Close()
+	var failed atomic.Int64
+	for _, l := range lines {
+		cl.Produce(context.Background(), &kgo.Record{Key: hostOf(l), Value: l}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.Add(1)
+			}
+		})
+	}
+	if err := cl.Flush(context.Background()); err != nil {
+		h.t.Fatalf("produce flush: %v", err)
+	}
+	if failed.Load() > 0 {
+		h.t.Fatalf("%d records failed to produce", failed.Load())
+	}
+}
+
+func (h *harness) start() *proc {
+	h.mu.Lock()
+	h.nextInst++
+	id := fmt.Sprintf("p%d", (h.nextInst-1)%4+1)
+	for h.procs[id] != nil {
+		h.nextInst++
+		id = fmt.Sprintf("p%d", (h.nextInst-1)%4+1)
+	}
+	h.mu.Unlock()
+	return h.startID(id)
+}
+
+func (h *harness) startID(id string) *proc {
+	logPath := filepath.Join(h.dir, fmt.Sprintf("%s-%d.log", id, time.Now().UnixNano()))
+	f, err := os.Create(logPath)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	args := []string{"run", "--brokers", strings.Join(h.brokers, ","), "--input-topic", h.topics.in,
+		"--alerts-topic", h.topics.alerts, "--dlq-topic", h.topics.dlq, "--group", h.topics.group,
+		"--instance-id", id, "--metrics-addr", "", "--commit-interval", "100ms", "--allowed-disorder", "2s",
+		"--transaction-timeout", "10s", "--idle-flush", "2s"}
+	if h.p.mode != "" {
+		args = append(args, "--unsafe-test-mode", h.p.mode)
+	}
+	cmd := exec.Command(h.bin, args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	pr := &proc{id: id, cmd: cmd, done: make(chan struct{}), log: logPath}
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(pr.done)
+	}()
+	h.mu.Lock()
+	h.procs[id] = pr
+	h.logs = append(h.logs, logPath)
+	h.mu.Unlock()
+	h.counters.rebalances.Add(1)
+	h.logf("start processor %s (pid %d)", id, cmd.Process.Pid)
+	return pr
+}
+
+func (h *harness) running() []*proc {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*proc
+	for _, p := range h.procs {
+		select {
+		case <-p.done:
+		default:
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func (h *harness) forget(p *proc) {
+	h.mu.Lock()
+	if h.procs[p.id] == p {
+		delete(h.procs, p.id)
+	}
+	h.mu.Unlock()
+}
+
+func (h *harness) kill9(p *proc) {
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.done
+	h.forget(p)
+	h.counters.kills.Add(1)
+	h.counters.rebalances.Add(1)
+}
+
+func (h *harness) sigterm(p *proc) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		h.t.Errorf("processor %s did not exit within 60s of SIGTERM", p.id)
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		h.t.Errorf("processor %s exited %d after SIGTERM (log %s)", p.id, code, p.log)
+	}
+	h.forget(p)
+	h.counters.sigterms.Add(1)
+	h.counters.rebalances.Add(1)
+}
+
+func (h *harness) script(args ...string) error {
+	cmd := exec.Command(h.kafka, args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("kafka-local.sh %v: %v: %s", args, err, out)
+	}
+	return nil
+}
+
+// chaos runs the seeded fault schedule until ctx ends; dead processors are
+// restarted (unless the schedule scaled down).
+func (h *harness) chaos(ctx context.Context) {
+	target := 3
+	for {
+		wait := time.Duration(2000+h.rng.IntN(4000)) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		// restart processors that died on their own (fatal errors exit non-zero)
+		run := h.running()
+		for len(run) < target {
+			h.start()
+			run = h.running()
+		}
+		action := h.rng.IntN(100)
+		switch {
+		case action < 35: // kill -9 a processor (most often inside an open transaction)
+			p := run[h.rng.IntN(len(run))]
+			h.step("kill -9 processor %s", p.id)
+			h.kill9(p)
+			time.Sleep(time.Duration(300+h.rng.IntN(1500)) * time.Millisecond)
+			h.startID(p.id)
+		case action < 50: // SIGTERM and restart
+			p := run[h.rng.IntN(len(run))]
+			h.step("SIGTERM processor %s", p.id)
+			h.sigterm(p)
+			h.startID(p.id)
+		case action < 70: // scale between 1 and 4
+			target = 1 + h.rng.IntN(4)
+			h.step("scale to %d processors", target)
+			for len(h.running()) > target {
+				r := h.running()
+				h.sigterm(r[len(r)-1])
+			}
+			for len(h.running()) < target {
+				h.start()
+			}
+		case action < 85: // kill -9 a broker, restart it later
+			if h.brokerOut != 0 {
+				continue
+			}
+			n := 1 + h.rng.IntN(3)
+			h.step("kill -9 broker %d", n)
+			if err := h.script("kill", strconv.Itoa(n)); err != nil {
+				h.logf("%v", err)
+				continue
+			}
+			h.brokerOut = n
+			h.counters.brokerKills.Add(1)
+			go func(n int) {}(n)
+			time.Sleep(time.Duration(3000+h.rng.IntN(4000)) * time.Millisecond)
+			h.step("restart broker %d", n)
+			if err := h.script("start", strconv.Itoa(n)); err != nil {
+				h.t.Fatalf("restarting broker %d: %v", n, err)
+			}
+			h.brokerOut = 0
+		default: // SIGSTOP a broker for a few seconds (delayed transaction markers)
+			if h.brokerOut != 0 {
+				continue
+			}
+			n := 1 + h.rng.IntN(3)
+			h.step("pause broker %d", n)
+			if err := h.script("pause", strconv.Itoa(n)); err != nil {
+				h.logf("%v", err)
+				continue
+			}
+			h.brokerOut = n
+			h.counters.brokerPauses.Add(1)
+			time.Sleep(time.Duration(2000+h.rng.IntN(3000)) * time.Millisecond)
+			h.step("resume broker %d", n)
+			if err := h.script("resume", strconv.Itoa(n)); err != nil {
+				h.t.Fatalf("resuming broker %d: %v", n, err)
+			}
+			h.brokerOut = 0
+		}
+	}
+}
+
+func (h *harness) step(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	h.schedule = append(h.schedule, s)
+	h.logf("chaos: %s", s)
+}
+
+func (h *harness) heal() {
+	for n := 1; n <= 3; n++ {
+		_ = h.script("resume", strconv.Itoa(n))
+		_ = h.script("start", strconv.Itoa(n))
+	}
+	for len(h.running()) < 3 {
+		h.start()
+	}
+}
+
+// drain waits until the group's committed offsets reach the input's end,
+// restarting processors that die.
+func (h *harness) drain(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for len(h.running()) < 3 {
+			h.start()
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ends, err1 := h.adm.ListEndOffsets(ctx, h.topics.in)
+		com, err2 := h.adm.FetchOffsets(ctx, h.topics.group)
+		cancel()
+		if err1 == nil && err2 == nil {
+			done := true
+			lag := int64(0)
+			ends.Each(func(o kadm.ListedOffset) {
+				c, ok := com.Lookup(o.Topic, o.Partition)
+				if !ok || c.At < o.Offset {
+					done = false
+					if ok {
+						lag += o.Offset - c.At
+					} else {
+						lag += o.Offset
+					}
+				}
+			})
+			if done {
+				h.logf("drained")
+				return true
+			}
+			h.logf("draining: lag %d", lag)
+		}
+		time.Sleep(2 * time.Second)
+	}
+	return false
+}
+
+func (h *harness) stopAll() {
+	for _, p := range h.running() {
+		h.sigterm(p)
+	}
+}
+
+// reader reads the alerts topic with read_committed during the whole run and
+// counts alert IDs seen twice.
+func (h *harness) reader(ctx context.Context, seen, dup *atomic.Int64) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.brokers...), kgo.ConsumeTopics(h.topics.alerts),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		h.t.Error(err)
+		return
+	}
+	defer cl.Close()
+	ids := map[string]bool{}
+	for ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			id := header(r, "eqlstream.alert_id")
+			seen.Add(1)
+			if ids[id] {
+				dup.Add(1)
+			}
+			ids[id] = true
+		})
+	}
+}
+
+func header(r *kgo.Record, k string) string {
+	for _, h := range r.Headers {
+		if h.Key == k {
+			return string(h.Value)
+		}
+	}
+	return ""
+}
+
+// openTransactions compares read_committed (last stable) and read_uncommitted
+// end offsets of the alerts and state topics: any difference is a
+// transaction left open.
+func (h *harness) openTransactions() int {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	open := 0
+	for _, tp := range []string{h.topics.alerts, h.topics.state} {
+		// give the coordinator time to abort what dead producers left open
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			hw, err1 := h.adm.ListEndOffsets(ctx, tp)
+			ls, err2 := h.adm.ListCommittedOffsets(ctx, tp)
+			if err1 != nil || err2 != nil {
+				h.t.Errorf("listing offsets of %s: %v %v", tp, err1, err2)
+				return 1
+			}
+			diff := 0
+			hw.Each(func(o kadm.ListedOffset) {
+				if l, ok := ls.Lookup(o.Topic, o.Partition); !ok || l.Offset != o.Offset {
+					diff++
+				}
+			})
+			if diff == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				h.logf("%s: %d partitions with open transactions", tp, diff)
+				open += diff
+				break
+			}
+			time.Sleep(time.Second)
+		}
+	}
+	return open
+}
+
+type alerts struct {
+	ids    []string
+	byHost map[string][]string
+}
+
+func (h *harness) readTopic(topic string, fn func(*kgo.Record)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ends, err := h.adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	need := map[int32]int64{}
+	ends.Each(func(o kadm.ListedOffset) {
+		if o.Offset > 0 {
+			need[o.Partition] = o.Offset
+		}
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(h.brokers...), kgo.ConsumeTopics(topic),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer cl.Close()
+	for len(need) > 0 {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			h.t.Fatalf("reading %s: %v (left %v)", topic, ctx.Err(), need)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			end, ok := need[r.Partition]
+			if !ok {
+				return
+			}
+			if !r.Attrs.IsControl() {
+				fn(r)
+			}
+			if r.Offset >= end-1 {
+				delete(need, r.Partition)
+			}
+		})
+	}
+}
+
+func (h *harness) readAlerts() alerts {
+	a := alerts{byHost: map[string][]string{}}
+	h.readTopic(h.topics.alerts, func(r *kgo.Record) {
+		id := header(r, "eqlstream.alert_id")
+		a.ids = append(a.ids, id)
+		a.byHost[string(r.Key)] = append(a.byHost[string(r.Key)], id)
+	})
+	return a
+}
+
+// expected reads the input back from the topic and evaluates each partition
+// offline with processor eval: the exact answer.
+func (h *harness) expected() ([]string, map[string][]string) {
+	files := map[int32]*bufio.Writer{}
+	var closers []*os.File
+	h.readTopic(h.topics.in, func(r *kgo.Record) {
+		w := files[r.Partition]
+		if w == nil {
+			f, err := os.Create(filepath.Join(h.dir, fmt.Sprintf("in-%02d.ndjson", r.Partition)))
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			closers = append(closers, f)
+			w = bufio.NewWriter(f)
+			files[r.Partition] = w
+		}
+		w.Write(r.Value)
+		w.WriteByte('\n')
+	})
+	for _, w := range files {
+		w.Flush()
+	}
+	for _, f := range closers {
+		f.Close()
+	}
+	var ids []string
+	byHost := map[string][]string{}
+	parts := make([]int32, 0, len(files))
+	for p := range files {
+		parts = append(parts, p)
+	}
+	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
+	for _, p := range parts {
+		cmd := exec.Command(h.bin, "eval", "--quiet", "--allowed-disorder", "2s", filepath.Join(h.dir, fmt.Sprintf("in-%02d.ndjson", p)))
+		var out, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		if err := cmd.Run(); err != nil {
+			h.t.Fatalf("eval partition %d: %v\n%s", p, err, stderr.String())
+		}
+		sc := bufio.NewScanner(&out)
+		sc.Buffer(make([]byte, 1<<20), 64<<20)
+		for sc.Scan() {
+			var a struct {
+				ID   string `json:"kibana.alert.uuid"`
+				Host struct {
+					ID string `json:"id"`
+				} `json:"host"`
+			}
+			if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
+				h.t.Fatal(err)
+			}
+			ids = append(ids, a.ID)
+			byHost[a.Host.ID] = append(byHost[a.Host.ID], a.ID)
+		}
+	}
+	return ids, byHost
+}
+
+func compare(expected, got []string) (missing, dup, unexpected int) {
+	want := map[string]int{}
+	for _, id := range expected {
+		want[id]++
+	}
+	have := map[string]int{}
+	for _, id := range got {
+		have[id]++
+	}
+	for id, n := range want {
+		switch h := have[id]; {
+		case h < n:
+			missing += n - h
+		case h > n:
+			dup += h - n
+		}
+	}
+	for id, n := range have {
+		if _, ok := want[id]; !ok {
+			unexpected += n
+		}
+	}
+	return
+}
+
+// orderViolations counts hosts whose alerts arrived in another order than
+// the offline evaluation gives.
+func (h *harness) orderViolations(want, got map[string][]string) int {
+	n := 0
+	for host, w := range want {
+		g := got[host]
+		if len(g) != len(w) {
+			continue // counted as missing/duplicated
+		}
+		for i := range w {
+			if g[i] != w[i] {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+func (h *harness) abortedTxns() int {
+	n := 0
+	for _, l := range h.logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		n += bytes.Count(b, []byte("transaction aborted"))
+	}
+	return n
+}
+
+func (h *harness) dumpLogs() {
+	for _, l := range h.logs {
+		b, _ := os.ReadFile(l)
+		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) > 15 {
+			lines = lines[len(lines)-15:]
+		}
+		h.t.Logf("---- %s\n%s", filepath.Base(l), strings.Join(lines, "\n"))
+	}
+}
