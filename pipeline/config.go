@@ -31,11 +31,14 @@ type Config struct {
 	MaxBatchRecords    int
 	MaxEventBytes      int
 	TransactionTimeout time.Duration
-	CreateTopics       bool
-	Partitions         int32
-	ReplicationFactor  int16
-	TLS                *tls.Config
-	SASL               sasl.Mechanism
+	// SessionTimeout is the group session timeout: how long a dead
+	// instance's partitions wait before they move (default 10s).
+	SessionTimeout    time.Duration
+	CreateTopics      bool
+	Partitions        int32
+	ReplicationFactor int16
+	TLS               *tls.Config
+	SASL              sasl.Mechanism
 	// RequireKeyMatch: events whose record key is not their host.id are
 	// counted and logged (always); this has no other effect today.
 	HostField string // default "host.id"
@@ -83,6 +86,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TransactionTimeout <= 0 {
 		c.TransactionTimeout = 10 * time.Second
+	}
+	if c.SessionTimeout <= 0 {
+		c.SessionTimeout = 10 * time.Second
 	}
 	if c.Partitions <= 0 {
 		c.Partitions = 6

@@ -127,9 +127,14 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		kgo.OnPartitionsLost(p.drop("lost")),
 		kgo.FetchMaxWait(max(p.cfg.CommitInterval, 50*time.Millisecond)),
 		kgo.RecordDeliveryTimeout(p.cfg.TransactionTimeout),
+		kgo.SessionTimeout(p.cfg.SessionTimeout),
+		kgo.HeartbeatInterval(max(p.cfg.SessionTimeout/10, 500*time.Millisecond)),
+		kgo.RebalanceTimeout(2*p.cfg.TransactionTimeout+10*time.Second),
 	)
 	if p.cfg.UnsafeAtLeastOnce {
-		opts = append(opts, kgo.DisableAutoCommit())
+		// Negative control: no transactions; offsets are marked after the
+		// produced records are acknowledged and committed in the background.
+		opts = append(opts, kgo.AutoCommitMarks(), kgo.AutoCommitInterval(time.Second))
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {
 			return err
@@ -427,8 +432,8 @@ func (p *Pipeline) end(ctx context.Context, t *txn) error {
 		// at-least-once (negative control): produce, flush, commit offsets
 		if perr == nil {
 			if err = p.cl.Flush(endCtx); err == nil {
-				err = p.cl.CommitUncommittedOffsets(endCtx)
-				committed = err == nil
+				p.cl.MarkCommitOffsets(p.cl.UncommittedOffsets())
+				committed = true
 			}
 		}
 	}

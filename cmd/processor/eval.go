@@ -114,6 +114,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 					st.byReason[engine.ReasonTooLarge]++
 					fmt.Fprintf(stderr, "%s:%d: line longer than %d bytes, skipped\n", in, line, maxLine)
 					if *strict {
+						closeFn()
 						return exitBadInput
 					}
 					rerr = nil
@@ -135,6 +136,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 					st.byReason[reason]++
 					fmt.Fprintf(stderr, "%s:%d: %v (%s)\n", in, line, perr, reason)
 					if *strict {
+						closeFn()
 						return exitBadInput
 					}
 					goto next
@@ -145,6 +147,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				}
 				if err := emit(ms, raw, ref); err != nil {
 					fmt.Fprintf(stderr, "eval: %v\n", err)
+					closeFn()
 					return exitFailure
 				}
 				store.Trim(eng.MinLiveRef)
@@ -169,6 +172,10 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eval: %v\n", err)
 		return exitFailure
 	}
+	if err := bw.Flush(); err != nil {
+		fmt.Fprintf(stderr, "eval: writing alerts: %v\n", err)
+		return exitFailure
+	}
 	if progress {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
@@ -185,8 +192,13 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		for _, n := range names {
 			fmt.Fprintf(stderr, "  %6d  %s\n", st.perRule[n], n)
 		}
-		for reason, n := range st.byReason {
-			fmt.Fprintf(stderr, "  bad: %d %s\n", n, reason)
+		reasons := make([]string, 0, len(st.byReason))
+		for reason := range st.byReason {
+			reasons = append(reasons, reason)
+		}
+		sort.Strings(reasons) // deterministic summary
+		for _, reason := range reasons {
+			fmt.Fprintf(stderr, "  bad: %d %s\n", st.byReason[reason], reason)
 		}
 	}
 	return exitOK

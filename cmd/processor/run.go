@@ -48,7 +48,7 @@ func envDefaults(fs *flag.FlagSet, set map[string]bool) error {
 type runFlags struct {
 	brokers, inputTopics, alertsTopic, dlqTopic, stateTopic, group, instanceID string
 	rulePaths                                                                  multiFlag
-	commitInterval, txnTimeout, idleFlush                                      time.Duration
+	commitInterval, txnTimeout, idleFlush, sessionTimeout                      time.Duration
 	maxBatch, maxEventBytes                                                    int
 	createTopics                                                               bool
 	partitions, replication                                                    int
@@ -77,6 +77,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&f.rulePaths, "rules", "rule file or directory (repeatable; default: the built-in detections)")
 	fs.DurationVar(&f.commitInterval, "commit-interval", 100*time.Millisecond, "transaction commit interval")
 	fs.DurationVar(&f.idleFlush, "idle-flush", 2*time.Second, "release a quiet partition's reorder buffer after this long without events (negative: never)")
+	fs.DurationVar(&f.sessionTimeout, "session-timeout", 10*time.Second, "consumer group session timeout")
 	fs.DurationVar(&f.txnTimeout, "transaction-timeout", 10*time.Second, "Kafka transaction timeout")
 	fs.IntVar(&f.maxBatch, "max-batch-records", 5000, "records per transaction at most")
 	fs.IntVar(&f.maxEventBytes, "max-event-bytes", 1<<20, "larger events go to the dead-letter topic")
@@ -146,7 +147,7 @@ func (f *runFlags) config() (pipeline.Config, error) {
 	cfg := pipeline.Config{
 		Brokers: splitList(f.brokers), InputTopics: splitList(f.inputTopics), AlertsTopic: f.alertsTopic,
 		DLQTopic: f.dlqTopic, StateTopic: f.stateTopic, Group: f.group, InstanceID: f.instanceID,
-		CommitInterval: f.commitInterval, IdleFlush: f.idleFlush, TransactionTimeout: f.txnTimeout, MaxBatchRecords: f.maxBatch,
+		CommitInterval: f.commitInterval, IdleFlush: f.idleFlush, SessionTimeout: f.sessionTimeout, TransactionTimeout: f.txnTimeout, MaxBatchRecords: f.maxBatch,
 		MaxEventBytes: f.maxEventBytes, CreateTopics: f.createTopics, Partitions: int32(f.partitions),
 		ReplicationFactor: int16(f.replication),
 	}
