@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -136,10 +137,8 @@ func BuildAlert(in AlertInput) ([]byte, error) {
 		w.field("threat", threatDoc(r.Threat))
 	}
 	if first != nil {
-		if h, ok := lookup(first, "host"); ok {
+		if h := hostObject(first); len(h) > 0 {
 			w.field("host", h)
-		} else if hid, ok := lookup(first, "host.id"); ok {
-			w.field("host", map[string]any{"id": hid})
 		}
 	}
 	keys := map[string]any{}
@@ -241,4 +240,32 @@ func (w *objWriter) field(k string, v any) {
 		w.err = err
 	}
 	w.b.Write(vb)
+}
+
+// hostObject gathers the event's host fields, nested or dotted, into one
+// nested object.
+func hostObject(doc map[string]any) map[string]any {
+	out := map[string]any{}
+	if h, ok := doc["host"].(map[string]any); ok {
+		for k, v := range h {
+			out[k] = v
+		}
+	}
+	for k, v := range doc {
+		if !strings.HasPrefix(k, "host.") {
+			continue
+		}
+		m := out
+		parts := strings.Split(k[len("host."):], ".")
+		for _, p := range parts[:len(parts)-1] {
+			sub, ok := m[p].(map[string]any)
+			if !ok {
+				sub = map[string]any{}
+				m[p] = sub
+			}
+			m = sub
+		}
+		m[parts[len(parts)-1]] = v
+	}
+	return out
 }

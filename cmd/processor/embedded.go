@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -139,8 +140,13 @@ func runEmbedded(ctx context.Context, f *runFlags, set *rules.RuleSet, log *slog
 	}
 	mu.Lock()
 	fmt.Fprintf(stderr, "eqlstream: %d events processed exactly once in %s, %d alerts:\n", n, time.Since(start).Round(time.Millisecond), total)
-	for name, c := range perRule {
-		fmt.Fprintf(stderr, "  %5d  %s\n", c, name)
+	names := make([]string, 0, len(perRule))
+	for name := range perRule {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		fmt.Fprintf(stderr, "  %5d  %s\n", perRule[name], name)
 	}
 	mu.Unlock()
 	return rc

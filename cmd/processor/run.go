@@ -108,6 +108,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitUsage
 	}
+	if f.embedded && !set["log-level"] && os.Getenv("EQLSTREAM_LOG_LEVEL") == "" {
+		f.logLevel = "warn" // the demo prints alerts, not the pipeline's log
+	}
 	log := newLogger(stderr, f.logLevel, f.logFormat)
 	rs, err := loadRules(f.rulePaths, "", stderr)
 	if err != nil {

@@ -65,8 +65,18 @@ type Error struct {
 	Msg string
 }
 
+// pos is the error position, moved from past trailing whitespace (an error
+// at the end of the query) to just after its last character.
+func (e *Error) pos() Pos {
+	end := len(strings.TrimRight(e.Src.Text, " \t\r\n"))
+	if int(e.Pos) > end {
+		return Pos(end)
+	}
+	return e.Pos
+}
+
 func (e *Error) Error() string {
-	line, col := e.Src.Location(e.Pos)
+	line, col := e.Src.Location(e.pos())
 	name := e.Src.Name
 	if name == "" {
 		name = "query"
@@ -77,7 +87,7 @@ func (e *Error) Error() string {
 // Detail is the error followed by the offending line and a caret under the
 // position.
 func (e *Error) Detail() string {
-	text, c := e.Src.lineText(e.Pos)
+	text, c := e.Src.lineText(e.pos())
 	var b strings.Builder
 	b.WriteString(e.Error())
 	b.WriteString("\n    ")
