@@ -12,7 +12,7 @@ DURATION  ?= 3m
 # keep-state-on-abort or at-least-once (the test passes when it is caught).
 EVENTS      ?= 200000
 HOSTS       ?= 1000
-ATTACK_RATE ?= 0.004
+ATTACK_RATE ?= 0.02
 MODE        ?=
 
 all: build

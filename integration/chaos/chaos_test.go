@@ -45,7 +45,7 @@ func envInt(name string, def int) int {
 }
 
 func loadParams(t *testing.T) params {
-	p := params{seed: 1, duration: 3 * time.Minute, events: 200_000, hosts: 1000, attackRate: 0.004, partitions: 12, preFrac: 0.5}
+	p := params{seed: 1, duration: 3 * time.Minute, events: 200_000, hosts: 1000, attackRate: 0.02, partitions: 12, preFrac: 0.5}
 	if v := os.Getenv("CHAOS_SEED"); v != "" {
 		s, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
