@@ -133,7 +133,18 @@ func TestChaos(t *testing.T) {
 		t.Fatal("the chaos test needs KAFKA_BROKERS (a 3-node cluster from deployments/kafka/kafka-local.sh up 3) and KAFKA_LOCAL (the script, for broker faults); `make chaos` sets both")
 	}
 	root := repoRoot(t)
-	dir := t.TempDir()
+	// logs and data stay for a failed run (the path is printed), go on success
+	dir, err := os.MkdirTemp("", "eqlstream-chaos-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("run data and processor logs kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
 	h := &harness{t: t, p: p, dir: dir, brokers: strings.Split(brokers, ","), kafka: kafka, procs: map[string]*proc{},
 		rng: rand.New(rand.NewPCG(uint64(p.seed), 0x9e3779b97f4a7c15))}
 	suffix := fmt.Sprintf("%d-%d", p.seed, time.Now().UnixNano()%1e6)
@@ -147,7 +158,6 @@ func TestChaos(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	var err error
 	h.admCl, err = kgo.NewClient(kgo.SeedBrokers(h.brokers...))
 	if err != nil {
 		t.Fatal(err)
@@ -357,12 +367,23 @@ func (h *harness) produce(lines [][]byte) {
 }
 
 func (h *harness) start() *proc {
+	// the lowest instance id not held by a live processor (a dead one's id
+	// is reused, as a supervisor restarting it would)
 	h.mu.Lock()
-	h.nextInst++
-	id := fmt.Sprintf("p%d", (h.nextInst-1)%4+1)
-	for h.procs[id] != nil {
-		h.nextInst++
-		id = fmt.Sprintf("p%d", (h.nextInst-1)%4+1)
+	id := ""
+	for i := 1; id == ""; i++ {
+		cand := fmt.Sprintf("p%d", i)
+		p := h.procs[cand]
+		if p == nil {
+			id = cand
+			break
+		}
+		select {
+		case <-p.done:
+			delete(h.procs, cand)
+			id = cand
+		default:
+		}
 	}
 	h.mu.Unlock()
 	return h.startID(id)
