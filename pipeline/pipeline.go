@@ -507,7 +507,11 @@ func (p *Pipeline) shutdown(ctx context.Context, t *txn) error {
 	p.ready.Store(false)
 	if t.begun {
 		if err := p.end(ctx, t); err != nil {
-			return err
+			// The transaction did not commit (typically fenced by a
+			// concurrent rebalance): Kafka aborts it, and the partitions'
+			// next owner restores the committed state and consumes its
+			// records again. Nothing is lost, so shutdown still succeeds.
+			p.log.Warn("the open transaction could not be committed at shutdown; it is aborted and its records will be processed again", "err", err)
 		}
 	}
 	p.log.Info("pipeline stopped")
