@@ -5,7 +5,7 @@ FUZZTIME  ?= 10s
 SEED      ?= 1
 DURATION  ?= 3m
 
-.PHONY: all build test unit vet fmt-check fuzz bench demo kafka-up kafka-down chaos chaos-ci clean
+.PHONY: all build test unit perf-guards integration vet fmt-check fuzz bench demo kafka-up kafka-down chaos chaos-ci clean
 
 # chaos: the exactly-once proof on a 3-node cluster (started here unless
 # KAFKA_BROKERS and KAFKA_LOCAL point at one). MODE= runs a negative control:
@@ -32,13 +32,24 @@ vet:
 unit:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
+# Only the end-to-end tests of the processor binary on a real Kafka
+# (KAFKA_BROKERS; CI=true fails without it). PROCESSOR_RACE=1 also builds the
+# processor under test with -race (about twice as slow).
+PROCESSOR_RACE ?=
+integration:
+	EQLSTREAM_IT_PROCESSOR_RACE=$(PROCESSOR_RACE) $(GO) test -race -count=1 -v -timeout 15m ./integration/
+
 # Bounded fuzzing of the parsers (no panics, no hangs).
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./rules/eql/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./rules/engine/
 	$(GO) test -run='^$$' -fuzz='^FuzzCompileEval$$' -fuzztime=$(FUZZTIME) ./rules/engine/
 
-test: fmt-check vet unit fuzz
+# Memory and allocation guards need a build without the race detector.
+perf-guards:
+	$(GO) test -count=1 -run='^(TestZeroAllocNoMatch|TestStateBytesPerPartial)$$' ./rules/engine/ ./rules/bench/
+
+test: fmt-check vet unit perf-guards fuzz
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./rules/engine/ | tee bench.out

@@ -17,8 +17,70 @@ type valFn func(c *ctx) Value
 
 // compiler turns checked AST expressions into closures over slots.
 type compiler struct {
-	sch *schema
-	src *eql.Source
+	sch   *schema
+	src   *eql.Source
+	memos *memoTable // shared by the rules of a program; nil: no memoization
+}
+
+// memoTable numbers the distinct conditions of a program's rules.
+type memoTable struct {
+	ids map[string]int
+	fns map[string]predFn
+}
+
+func newMemoTable() *memoTable {
+	return &memoTable{ids: map[string]int{}, fns: map[string]predFn{}}
+}
+
+// memo evaluates the condition e, compiled to p, at most once per event.
+// Detection rules repeat the same conditions (host.os.type == "linux",
+// event.action in (...), lists of shells), and the candidate stages of one
+// event share them. Conditions are keyed by their formatted source, so equal
+// conditions of different rules share one slot and one closure. Inside a
+// multi-value binding (anyOver) the memo is bypassed: a condition there may
+// read the bound value.
+func (cp *compiler) memo(e eql.Expr, p predFn) predFn {
+	if cp.memos == nil {
+		return p
+	}
+	key := eql.FormatExpr(e)
+	if f, ok := cp.memos.fns[key]; ok {
+		return f
+	}
+	k := len(cp.memos.ids)
+	cp.memos.ids[key] = k
+	f := func(c *ctx) bool {
+		if c.boundSlot >= 0 {
+			return p(c)
+		}
+		m := &c.memo[k]
+		if *m>>1 == c.gen {
+			return *m&1 != 0
+		}
+		r := p(c)
+		*m = c.gen << 1
+		if r {
+			*m |= 1
+		}
+		return r
+	}
+	cp.memos.fns[key] = f
+	return f
+}
+
+// pred compiles a condition; comparisons, `in`, pattern matches and
+// function calls are memoized per event.
+func (cp *compiler) pred(e eql.Expr) predFn {
+	switch x := e.(type) {
+	case *eql.In, *eql.Match, *eql.Call:
+		return cp.memo(e, cp.predOf(e))
+	case *eql.Binary:
+		switch x.Op {
+		case eql.OpEq, eql.OpNeq, eql.OpLt, eql.OpLte, eql.OpGt, eql.OpGte:
+			return cp.memo(e, cp.predOf(e))
+		}
+	}
+	return cp.predOf(e)
 }
 
 type compileErr struct{ e *eql.Error }
@@ -27,7 +89,7 @@ func (cp *compiler) fail(p eql.Pos, format string, args ...any) {
 	panic(compileErr{&eql.Error{Src: cp.src, Pos: p, Msg: fmt.Sprintf(format, args...)}})
 }
 
-func (cp *compiler) pred(e eql.Expr) predFn {
+func (cp *compiler) predOf(e eql.Expr) predFn {
 	switch x := e.(type) {
 	case *eql.Binary:
 		switch x.Op {
@@ -322,6 +384,7 @@ type strSet struct {
 	strs map[string]struct{}
 	nums map[float64]struct{}
 	fold bool
+	tab  *strTable[struct{}] // strs, for the lookups of each event
 }
 
 func (cp *compiler) in(x *eql.In) predFn {
@@ -357,18 +420,25 @@ func (cp *compiler) in(x *eql.In) predFn {
 			hasNull = true
 		}
 	}
-	member := func(c *ctx, v Value) bool {
+	set.tab = newStrTable(set.strs)
+	// member tests one value; i is its index in ev.vals, or -1 for a
+	// computed value.
+	member := func(c *ctx, v *Value, i int32) bool {
 		switch v.Kind {
 		case KindString:
 			s := v.Str
 			if set.fold {
-				s = c.lower(s)
+				if i >= 0 {
+					s = c.lowerVal(i, s)
+				} else {
+					s = c.lower(s)
+				}
 			}
-			if _, ok := set.strs[bstr(s)]; ok {
+			if set.tab.has(s) {
 				return true
 			}
 			if len(set.nums) > 0 {
-				if f, ok := numOf(v); ok {
+				if f, ok := numOf(*v); ok {
 					_, ok := set.nums[f]
 					return ok
 				}
@@ -377,11 +447,13 @@ func (cp *compiler) in(x *eql.In) predFn {
 			_, ok := set.nums[v.Num]
 			return ok
 		case KindBool:
-			_, ok := set.strs[fmt.Sprint(v.Bool)]
-			return ok
+			if v.Bool {
+				return set.tab.has([]byte("true"))
+			}
+			return set.tab.has([]byte("false"))
 		}
 		for _, d := range dyn {
-			if r, ok := compare(c, v, d(c)); ok && r == 0 {
+			if r, ok := compare(c, *v, d(c)); ok && r == 0 {
 				return true
 			}
 		}
@@ -391,13 +463,11 @@ func (cp *compiler) in(x *eql.In) predFn {
 		slot := cp.slot(f)
 		return func(c *ctx) bool {
 			ev := c.ev
-			mark := len(c.buf)
-			defer func() { c.buf = c.buf[:mark] }()
 			if hasNull && !ev.exists(slot) {
 				return true
 			}
 			for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
-				if member(c, ev.vals[i-1].v) {
+				if member(c, &ev.vals[i-1].v, i-1) {
 					return true
 				}
 			}
@@ -410,34 +480,47 @@ func (cp *compiler) in(x *eql.In) predFn {
 		if r.Kind == KindNull {
 			return hasNull
 		}
-		return member(c, r)
+		return member(c, &r, -1)
 	})
 }
 
 type patMatcher struct {
 	wcs  []wildcard
 	res  []*regexp.Regexp
+	pre  []regexPrefilter // per regex: cheap checks that reject most strings
 	fold bool
 	// exact holds the literal patterns of a `:`/like list without wildcards.
-	exact map[string]struct{}
+	exact    map[string]struct{}
+	exactTab *strTable[struct{}]
 }
 
 func (m *patMatcher) matches(c *ctx, s []byte) bool {
 	if m.fold && m.res == nil {
 		s = c.lower(s)
 	}
-	if m.exact != nil {
-		if _, ok := m.exact[bstr(s)]; ok {
-			return true
-		}
+	return m.match(s)
+}
+
+// matchVal is matches for the event value at index i of ev.vals.
+func (m *patMatcher) matchVal(c *ctx, i int32, s []byte) bool {
+	if m.fold && m.res == nil {
+		s = c.lowerVal(i, s)
+	}
+	return m.match(s)
+}
+
+// match tests s, lower-cased already when the (wildcard) patterns fold.
+func (m *patMatcher) match(s []byte) bool {
+	if m.exactTab.has(s) {
+		return true
 	}
 	for i := range m.wcs {
 		if m.wcs[i].match(s) {
 			return true
 		}
 	}
-	for _, re := range m.res {
-		if re.Match(s) {
+	for i, re := range m.res {
+		if m.pre[i].may(s) && re.Match(s) {
 			return true
 		}
 	}
@@ -453,6 +536,7 @@ func (cp *compiler) patterns(x *eql.Match) *patMatcher {
 				cp.fail(l.Pos, "invalid regular expression: %v", err)
 			}
 			m.res = append(m.res, re)
+			m.pre = append(m.pre, newRegexPrefilter(re.String()))
 			continue
 		}
 		w := compileWildcard(l.Str, x.CaseInsensitive)
@@ -465,6 +549,9 @@ func (cp *compiler) patterns(x *eql.Match) *patMatcher {
 		}
 		m.wcs = append(m.wcs, w)
 	}
+	if m.exact != nil {
+		m.exactTab = newStrTable(m.exact)
+	}
 	return m
 }
 
@@ -474,17 +561,12 @@ func (cp *compiler) match(x *eql.Match) predFn {
 		slot := cp.slot(f)
 		return func(c *ctx) bool {
 			ev := c.ev
-			mark := len(c.buf)
 			for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
 				v := &ev.vals[i-1].v
-				if v.Kind == KindString || v.Kind == KindNumber {
-					if m.matches(c, v.Str) {
-						c.buf = c.buf[:mark]
-						return true
-					}
+				if (v.Kind == KindString || v.Kind == KindNumber) && m.matchVal(c, i-1, v.Str) {
+					return true
 				}
 			}
-			c.buf = c.buf[:mark]
 			return false
 		}
 	}
@@ -573,15 +655,12 @@ func (cp *compiler) fastCall(x *eql.Call) predFn {
 		m := &patMatcher{wcs: []wildcard{w}, fold: x.CaseInsensitive}
 		return func(c *ctx) bool {
 			ev := c.ev
-			mark := len(c.buf)
 			for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
 				v := &ev.vals[i-1].v
-				if v.Kind == KindString && m.matches(c, v.Str) {
-					c.buf = c.buf[:mark]
+				if v.Kind == KindString && m.matchVal(c, i-1, v.Str) {
 					return true
 				}
 			}
-			c.buf = c.buf[:mark]
 			return false
 		}
 	}

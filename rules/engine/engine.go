@@ -84,8 +84,7 @@ type Engine struct {
 	c       ctx
 	out     []Match
 	cands   []*stage
-	stamp   []uint32
-	gen     uint32
+	ix      candScratch
 	keyBuf  []byte
 	keys    []uint64
 	seq     uint64
@@ -99,7 +98,7 @@ type Engine struct {
 
 // NewEngine returns an engine with empty state.
 func (p *Program) NewEngine() *Engine {
-	e := &Engine{p: p, stamp: make([]uint32, len(p.all)), wm: math.MinInt64, maxTs: math.MinInt64}
+	e := &Engine{p: p, wm: math.MinInt64, maxTs: math.MinInt64}
 	e.c.boundSlot = -1
 	e.c.ev = &e.ev
 	e.st = newState(e)
@@ -256,9 +255,15 @@ func (e *Engine) advance(wm int64) {
 	e.st.expire(wm)
 }
 
-// candidates returns the stages whose category matches the event.
+// candidates returns the stages the event may match: by category and the
+// rule index (index.go), or by category alone when the index is disabled.
 func (e *Engine) candidates() []*stage {
 	p := e.p
+	memos := 0
+	if p.memos != nil {
+		memos = len(p.memos.ids)
+	}
+	e.c.newEvent(memos) // forget memoized conditions and lower-cased values
 	if p.opts.DisableIndex {
 		e.cands = e.cands[:0]
 		for _, s := range p.all {
@@ -268,41 +273,7 @@ func (e *Engine) candidates() []*stage {
 		}
 		return e.cands
 	}
-	ev := &e.ev
-	h := ev.slots[p.catSlot].head
-	if h == 0 {
-		return p.anyCat
-	}
-	if ev.vals[h-1].next == 0 && len(p.anyCat) == 0 {
-		v := ev.vals[h-1].v
-		if v.Kind != KindString {
-			return nil
-		}
-		return p.byCat[bstr(v.Str)]
-	}
-	e.gen++
-	e.cands = e.cands[:0]
-	for i := h; i != 0; i = ev.vals[i-1].next {
-		v := ev.vals[i-1].v
-		if v.Kind != KindString {
-			continue
-		}
-		for _, s := range p.byCat[bstr(v.Str)] {
-			e.cands = append(e.cands, s)
-		}
-	}
-	e.cands = append(e.cands, p.anyCat...)
-	if len(e.cands) > 1 {
-		sortStages(e.cands)
-		out := e.cands[:1]
-		for _, s := range e.cands[1:] {
-			if s != out[len(out)-1] {
-				out = append(out, s)
-			}
-		}
-		e.cands = out
-	}
-	return e.cands
+	return e.indexCandidates()
 }
 
 func (e *Engine) hasCategory(cat string) bool {

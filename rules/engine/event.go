@@ -80,16 +80,25 @@ func (e *Event) reset(n int) {
 	e.Timestamp, e.Tiebreaker = 0, 0
 }
 
-func (e *Event) add(slot int, v Value) {
-	e.vals = append(e.vals, valNode{v: v})
-	idx := int32(len(e.vals))
+// push appends a value to the field at slot and returns it to be filled in
+// place (zero), which saves the decoder copying Values through the stack.
+func (e *Event) push(slot int) *Value {
+	n := len(e.vals)
+	if n < cap(e.vals) {
+		e.vals = e.vals[:n+1]
+		e.vals[n] = valNode{}
+	} else {
+		e.vals = append(e.vals, valNode{})
+	}
+	idx := int32(n + 1)
 	s := &e.slots[slot]
 	if s.head == 0 {
-		s.head, s.tail = idx, idx
-		return
+		s.head = idx
+	} else {
+		e.vals[s.tail-1].next = idx
 	}
-	e.vals[s.tail-1].next = idx
 	s.tail = idx
+	return &e.vals[n].v
 }
 
 // first returns the first value of a slot.

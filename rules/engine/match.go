@@ -59,6 +59,10 @@ type wildcard struct {
 	kind wcKind
 	lit  []byte // exact/prefix/suffix/contains literal
 	pat  []byte // general pattern
+	// pre and suf are the literal bytes a general pattern starts and ends
+	// with (before its first and after its last wildcard): cheap checks
+	// before the glob.
+	pre, suf []byte
 }
 
 func compileWildcard(p string, fold bool) wildcard {
@@ -81,21 +85,30 @@ func compileWildcard(p string, fold bool) wildcard {
 			return wildcard{kind: wcContains, lit: b[1 : len(b)-1]}
 		}
 	}
-	return wildcard{kind: wcGeneral, pat: b}
+	return wildcard{kind: wcGeneral, pat: b,
+		pre: b[:strings.IndexAny(p, "*?")], suf: b[strings.LastIndexAny(p, "*?")+1:]}
 }
 
+// match reports whether s matches. The literals of prefix, suffix and
+// general patterns are non-empty: their first or last byte is compared
+// inline before the rest.
 func (w *wildcard) match(s []byte) bool {
 	switch w.kind {
 	case wcExact:
-		return bytes.Equal(s, w.lit)
+		return bstr(s) == bstr(w.lit)
 	case wcPrefix:
-		return bytes.HasPrefix(s, w.lit)
+		n := len(w.lit)
+		return len(s) >= n && s[0] == w.lit[0] && bstr(s[:n]) == bstr(w.lit)
 	case wcSuffix:
-		return bytes.HasSuffix(s, w.lit)
+		n, m := len(w.lit), len(s)
+		return m >= n && s[m-1] == w.lit[n-1] && bstr(s[m-n:]) == bstr(w.lit)
 	case wcContains:
 		return bytes.Contains(s, w.lit)
 	case wcAny:
 		return true
+	}
+	if len(s) < len(w.pre)+len(w.suf) || !bytes.HasPrefix(s, w.pre) || !bytes.HasSuffix(s, w.suf) {
+		return false
 	}
 	return globMatch(w.pat, s)
 }

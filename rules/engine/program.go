@@ -112,6 +112,7 @@ type stage struct {
 	keys     []int  // slots of the join key fields
 	optional []bool // `by ?f`: a missing value is the key value null
 	missing  bool
+	where    eql.Expr // the condition, for the rule index
 }
 
 // CompileError is a rule that failed to compile.
@@ -130,6 +131,8 @@ type Program struct {
 	rules   []*Rule
 	byCat   map[string][]*stage
 	anyCat  []*stage
+	idx     *stageIndex // see index.go
+	memos   *memoTable  // the memoized conditions (compile.go)
 	all     []*stage
 	tsSlot  int
 	tbSlot  int
@@ -142,8 +145,14 @@ type Program struct {
 // Compile compiles the rules. Rules that fail are reported, each as a
 // *CompileError, and left out; the program holds the rest.
 func Compile(defs []RuleDef, opts Options) (*Program, error) {
+	return compile(defs, opts, newMemoTable())
+}
+
+// compile is Compile; memos nil turns off the per-event memoization of
+// conditions (for differential tests).
+func compile(defs []RuleDef, opts Options, memos *memoTable) (*Program, error) {
 	opts.defaults()
-	p := &Program{opts: opts, sch: newSchema(), byCat: map[string][]*stage{}, tbSlot: -1}
+	p := &Program{opts: opts, sch: newSchema(), byCat: map[string][]*stage{}, tbSlot: -1, memos: memos}
 	p.tsSlot = p.sch.slot(opts.TimestampField)
 	p.catSlot = p.sch.slot(opts.CategoryField)
 	if opts.TiebreakerField != "" {
@@ -193,6 +202,7 @@ func Compile(defs []RuleDef, opts Options) (*Program, error) {
 	for _, ss := range p.byCat {
 		sortStages(ss)
 	}
+	p.idx = buildIndex(p)
 	return p, errors.Join(errs...)
 }
 
@@ -227,14 +237,14 @@ func (p *Program) compileRule(d RuleDef) (r *Rule, err error) {
 			r, err = nil, eql.Errors{ce.e}
 		}
 	}()
-	cp := &compiler{sch: p.sch, src: d.Source}
+	cp := &compiler{sch: p.sch, src: d.Source, memos: p.memos}
 	r = &Rule{ID: d.ID, Query: st, Warnings: warns}
 	span := d.MaxSpan
 	if span <= 0 {
 		span = p.opts.DefaultMaxSpan
 	}
 	newStage := func(q *eql.EventQuery, idx int, missing bool, keys []*eql.Field) *stage {
-		s := &stage{rule: r, idx: idx, category: q.Category, missing: missing, pred: cp.pred(q.Where)}
+		s := &stage{rule: r, idx: idx, category: q.Category, missing: missing, pred: cp.pred(q.Where), where: q.Where}
 		for _, k := range keys {
 			s.keys = append(s.keys, cp.slot(k))
 			s.optional = append(s.optional, k.Optional)

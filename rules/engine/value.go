@@ -15,6 +15,58 @@ type ctx struct {
 	buf       []byte
 	boundSlot int
 	boundVal  Value
+	// gen numbers the current event; memo[k] is gen<<1 | result of the
+	// program's k-th memoized condition, valid when the gen matches.
+	gen  uint64
+	memo []uint64
+	// The lower-cased form of event values, by index in ev.vals, computed
+	// once per event however many case-insensitive conditions read it.
+	lowGen []uint64
+	lowAt  []lowSpan
+	lowBuf []byte
+}
+
+// lowSpan locates a lower-cased value in ctx.lowBuf; same means the value
+// is already lower case.
+type lowSpan struct {
+	off, n uint32
+	same   bool
+}
+
+// newEvent starts the evaluation of a new event of a program with memos
+// memoized conditions.
+func (c *ctx) newEvent(memos int) {
+	c.gen++
+	c.buf = c.buf[:0]
+	c.lowBuf = c.lowBuf[:0]
+	if len(c.memo) < memos {
+		c.memo = make([]uint64, memos)
+	}
+}
+
+// lowerVal returns s, the bytes of the event value at index i of ev.vals,
+// lower-cased; the result is computed once per event.
+func (c *ctx) lowerVal(i int32, s []byte) []byte {
+	if int(i) >= len(c.lowGen) {
+		n := max(len(c.ev.vals), int(i)+1)
+		c.lowGen = append(c.lowGen, make([]uint64, n-len(c.lowGen))...)
+		c.lowAt = append(c.lowAt, make([]lowSpan, n-len(c.lowAt))...)
+	}
+	if c.lowGen[i] == c.gen {
+		if sp := c.lowAt[i]; !sp.same {
+			return c.lowBuf[sp.off : sp.off+sp.n : sp.off+sp.n]
+		}
+		return s
+	}
+	c.lowGen[i] = c.gen
+	if !needsLower(s) {
+		c.lowAt[i] = lowSpan{same: true}
+		return s
+	}
+	off := len(c.lowBuf)
+	c.lowBuf = lowerInto(c.lowBuf, s)
+	c.lowAt[i] = lowSpan{off: uint32(off), n: uint32(len(c.lowBuf) - off)}
+	return c.lowBuf[off:len(c.lowBuf):len(c.lowBuf)]
 }
 
 func (c *ctx) field(slot int) Value {
