@@ -248,7 +248,8 @@ func (p *Pipeline) checkTopics(ctx context.Context) error {
 			}
 			p.log.Info("topic created", "topic", t, "partitions", parts, "replication_factor", cfg.ReplicationFactor)
 		}
-		// wait until the new topics are visible with their partitions
+		// wait until the new topics are visible with their partitions (the
+		// client's metadata can lag behind a successful create by seconds)
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			details, err = p.adm.ListTopics(ctx, all...)

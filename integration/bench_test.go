@@ -1,0 +1,264 @@
+package integration
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// BenchmarkEndToEnd measures one processor on a real broker, per iteration
+// with fresh topics and group:
+//
+//   - events/s: EQLSTREAM_BENCH_EVENTS (default 100,000) events over 200
+//     hosts are produced before the processor starts; the time is from the
+//     processor's start to the group's committed offsets reaching the input
+//     end (startup, group join, evaluation, transactions);
+//   - p50_ms, p99_ms: then events arrive at a steady EQLSTREAM_BENCH_RATE
+//     (default 2,000/s) for EQLSTREAM_BENCH_LIVE_SECONDS (default 5), with
+//     more attack chains so there are enough alerts, and the quantiles come
+//     from the processor's eqlstream_event_to_alert_seconds histogram
+//     (record timestamp of the last matched event to the commit of its
+//     alert; buckets double from 5ms, quantiles interpolated within a
+//     bucket as histogram_quantile does) over that phase only;
+//   - processor_cpus: the processor's CPU seconds (process_cpu_seconds_total)
+//     until it caught up, per second of the backlog phase;
+//
+// at --commit-interval 100ms. The output topics are created before the
+// processor starts, so the time does not include topic creation.
+func BenchmarkEndToEnd(b *testing.B) {
+	e := newEnv(b)
+	events := envInt("EQLSTREAM_BENCH_EVENTS", 100_000)
+	rate := envInt("EQLSTREAM_BENCH_RATE", 2000)
+	liveSeconds := envInt("EQLSTREAM_BENCH_LIVE_SECONDS", 5)
+	dir := b.TempDir()
+	backlog, total := genEvents(b, dir, "backlog.ndjson", true, "--seed", "606", "--events", itoa(events), "--hosts", "200",
+		"--attack-rate", "0.02", "--lookalike-rate", "0.03", "--disorder", "500ms")
+	start := newestTimestamp(b, backlog).Add(time.Hour).UTC().Format(time.RFC3339)
+	live, liveTotal := genEvents(b, dir, "live.ndjson", false, "--seed", "607", "--events", itoa(rate*liveSeconds), "--hosts", "200",
+		"--attack-rate", "0.3", "--lookalike-rate", "0.03", "--disorder", "500ms", "--start", start)
+	liveLines := readLines(b, live)
+
+	var elapsed time.Duration
+	var cpu float64 // processor CPU seconds until caught up
+	var hist histogram
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		n := newNames(b)
+		e.cleanupTopics(n)
+		e.createTopic(n.Input, partitions)
+		e.createOutputs(n)
+		e.produceFile(backlog, n.Input)
+		b.StartTimer()
+		p := e.startProcessor(fmt.Sprintf("bench-%d", i), e.runArgs(n, "bench", "--commit-interval", "100ms")...)
+		done := e.waitCaughtUp(n, 10*time.Minute, p)
+		b.StopTimer()
+		elapsed += done.Sub(p.started)
+
+		addr := p.metricsAddr(10 * time.Second)
+		if m, err := p.scrape(addr); err == nil {
+			cpu += metricValue(m, "process_cpu_seconds_total")
+		}
+		before := e.scrapeHistogram(p, addr, "eqlstream_event_to_alert_seconds")
+		e.producePacedLines(n.Input, liveLines, rate)
+		e.waitCaughtUp(n, 5*time.Minute, p)
+		after := e.scrapeHistogram(p, addr, "eqlstream_event_to_alert_seconds")
+		hist.add(after.sub(before))
+		if code, took := p.terminate(sigtermBound); code != 0 {
+			b.Fatalf("processor exited with code %d after SIGTERM (in %s)", code, took)
+		}
+	}
+	b.ReportMetric(float64(total*b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(hist.quantile(0.50)*1000, "p50_ms")
+	b.ReportMetric(hist.quantile(0.99)*1000, "p99_ms")
+	b.ReportMetric(hist.count/float64(b.N), "live_alerts")
+	b.ReportMetric(cpu/elapsed.Seconds(), "processor_cpus")
+	b.Logf("%d backlog events per run in %s on average; latency over %d live events at %d/s: %.0f alerts, p50 %.1fms, p99 %.1fms",
+		total, (elapsed / time.Duration(b.N)).Round(time.Millisecond), liveTotal, rate, hist.count/float64(b.N),
+		hist.quantile(0.5)*1000, hist.quantile(0.99)*1000)
+}
+
+// createOutputs creates the alerts, dead-letter and (compacted) state topics
+// as the processor would.
+func (e *env) createOutputs(n names) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	compact := "compact"
+	for _, topic := range n.outputs() {
+		var cfg map[string]*string
+		if topic == n.State {
+			cfg = map[string]*string{"cleanup.policy": &compact}
+		}
+		e.createTopicConfig(ctx, topic, partitions, cfg)
+	}
+}
+
+func newestTimestamp(t testing.TB, path string) time.Time {
+	t.Helper()
+	var newest time.Time
+	for _, line := range readLines(t, path) {
+		h, err := parseHead(line)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ts, err := time.Parse(time.RFC3339Nano, h.Timestamp); err == nil && ts.After(newest) {
+			newest = ts
+		}
+	}
+	return newest
+}
+
+func readLines(t testing.TB, path string) [][]byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out [][]byte
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 8<<20)
+	for sc.Scan() {
+		out = append(out, append([]byte(nil), sc.Bytes()...))
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// producePacedLines produces the events keyed by host.id at a steady rate
+// (in 10ms ticks) and waits until all are acknowledged.
+func (e *env) producePacedLines(topic string, lines [][]byte, rate int) {
+	e.t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	perTick := max(rate/100, 1)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for i := 0; i < len(lines); {
+		<-tick.C
+		for j := 0; j < perTick && i < len(lines); j, i = j+1, i+1 {
+			cl.Produce(ctx, &kgo.Record{Key: []byte(hostOf(e.t, lines[i])), Value: lines[i]}, nil)
+		}
+	}
+	if err := cl.Flush(ctx); err != nil {
+		e.t.Fatalf("producing live events: %v", err)
+	}
+}
+
+// histogram is a Prometheus histogram: cumulative counts by upper bound.
+type histogram struct {
+	bounds []float64 // ascending, +Inf last
+	counts []float64 // cumulative
+	count  float64
+}
+
+var bucketRe = regexp.MustCompile(`le="([^"]+)"\} (\S+)`)
+
+func (e *env) scrapeHistogram(p *proc, addr, name string) histogram {
+	e.t.Helper()
+	text, err := p.scrape(addr)
+	if err != nil {
+		e.t.Fatalf("scraping %s: %v", addr, err)
+	}
+	type bucket struct{ le, n float64 }
+	var bs []bucket
+	sc := bufio.NewScanner(strings.NewReader(text))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name+"_bucket{") {
+			continue
+		}
+		m := bucketRe.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		le, err1 := strconv.ParseFloat(m[1], 64) // "+Inf" parses as +Inf
+		n, err2 := strconv.ParseFloat(m[2], 64)
+		if err1 == nil && err2 == nil {
+			bs = append(bs, bucket{le, n})
+		}
+	}
+	if len(bs) == 0 {
+		e.t.Fatalf("no %s_bucket samples on %s", name, addr)
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i].le < bs[j].le })
+	var h histogram
+	for _, b := range bs {
+		h.bounds = append(h.bounds, b.le)
+		h.counts = append(h.counts, b.n)
+	}
+	h.count = h.counts[len(h.counts)-1]
+	return h
+}
+
+func (h histogram) sub(o histogram) histogram {
+	out := histogram{bounds: h.bounds, counts: make([]float64, len(h.counts)), count: h.count - o.count}
+	for i := range h.counts {
+		out.counts[i] = h.counts[i]
+		if i < len(o.counts) {
+			out.counts[i] -= o.counts[i]
+		}
+	}
+	return out
+}
+
+func (h *histogram) add(o histogram) {
+	if h.bounds == nil {
+		h.bounds, h.counts = o.bounds, make([]float64, len(o.counts))
+	}
+	for i := range o.counts {
+		h.counts[i] += o.counts[i]
+	}
+	h.count += o.count
+}
+
+// quantile interpolates linearly within the bucket holding the q-th
+// observation, like PromQL's histogram_quantile; NaN without observations.
+func (h histogram) quantile(q float64) float64 {
+	if h.count == 0 {
+		return math.NaN()
+	}
+	rank := q * h.count
+	for i, c := range h.counts {
+		if c < rank {
+			continue
+		}
+		if math.IsInf(h.bounds[i], 1) {
+			return h.bounds[max(i-1, 0)]
+		}
+		lo, prev := 0.0, 0.0
+		if i > 0 {
+			lo, prev = h.bounds[i-1], h.counts[i-1]
+		}
+		if c == prev {
+			return h.bounds[i]
+		}
+		return lo + (h.bounds[i]-lo)*(rank-prev)/(c-prev)
+	}
+	return h.bounds[len(h.bounds)-1]
+}
