@@ -59,6 +59,9 @@ func FuzzCompileEval(f *testing.F) {
 		f.Add(q, fuzzEvents[i%3])
 	}
 	f.Fuzz(func(t *testing.T, q, event string) {
+		if len(q) > 4096 || len(event) > 16384 {
+			return // bounded work per input: no slow inputs at shutdown
+		}
 		p, err := Compile([]RuleDef{{ID: "r", Source: &eql.Source{Text: q}}}, Options{})
 		if err != nil || len(p.Rules()) == 0 {
 			return
