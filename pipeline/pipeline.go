@@ -255,6 +255,13 @@ func (p *Pipeline) loop(ctx context.Context) error {
 		}
 		if t.begun && (time.Since(t.start) >= p.cfg.CommitInterval || t.records >= p.cfg.MaxBatchRecords) {
 			if err := p.end(work, t); err != nil {
+				if ctx.Err() != nil {
+					// shutting down: as in shutdown, Kafka aborts the
+					// transaction and the next owner replays its records
+					p.log.Warn("the transaction ending when shutdown began could not be committed; it is aborted and its records will be processed again", "err", err)
+					p.ready.Store(false)
+					return nil
+				}
 				return err
 			}
 		}
