@@ -15,20 +15,10 @@ import (
 	"github.com/eqlstream/eqlstream/partition"
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/sinks"
 	json "github.com/goccy/go-json"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-)
-
-// Header names on alert and dead-letter records.
-const (
-	HeaderRuleID       = "eqlstream.rule_id"
-	HeaderAlertID      = "eqlstream.alert_id"
-	HeaderReason       = "eqlstream.error.reason"
-	HeaderError        = "eqlstream.error.message"
-	HeaderSrcTopic     = "eqlstream.source.topic"
-	HeaderSrcPartition = "eqlstream.source.partition"
-	HeaderSrcOffset    = "eqlstream.source.offset"
 )
 
 // ErrFatal wraps errors after which the instance must exit and be restarted
@@ -375,9 +365,7 @@ func (p *Pipeline) emitAlerts(ctx context.Context, t *txn, proc *partition.Proce
 		if host, ok := alertHost(doc); ok {
 			key = []byte(host)
 		}
-		p.produce(ctx, t, &kgo.Record{Topic: p.cfg.AlertsTopic, Key: key, Value: doc, Headers: []kgo.RecordHeader{
-			{Key: HeaderRuleID, Value: []byte(r.ID)}, {Key: HeaderAlertID, Value: []byte(id)},
-		}})
+		p.produce(ctx, t, sinks.AlertRecord(p.cfg.AlertsTopic, key, doc, r.ID, id))
 		t.alerts = append(t.alerts, doc)
 		t.alertTs = append(t.alertTs, ts)
 		t.alertIDs = append(t.alertIDs, id)
@@ -406,13 +394,7 @@ func (p *Pipeline) bodies(ctx context.Context, proc *partition.Processor, rec *k
 }
 
 func (p *Pipeline) deadLetter(ctx context.Context, t *txn, rec *kgo.Record, reason, msg string) {
-	p.produce(ctx, t, &kgo.Record{Topic: p.cfg.DLQTopic, Key: rec.Key, Value: rec.Value, Headers: []kgo.RecordHeader{
-		{Key: HeaderReason, Value: []byte(reason)},
-		{Key: HeaderError, Value: []byte(msg)},
-		{Key: HeaderSrcTopic, Value: []byte(rec.Topic)},
-		{Key: HeaderSrcPartition, Value: []byte(strconv.Itoa(int(rec.Partition)))},
-		{Key: HeaderSrcOffset, Value: []byte(strconv.FormatInt(rec.Offset, 10))},
-	}})
+	p.produce(ctx, t, sinks.DeadLetterRecord(p.cfg.DLQTopic, rec, reason, msg))
 	t.dead[reason]++
 	if n := t.dead[reason]; n <= 3 {
 		p.log.Warn("dead letter", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "reason", reason, "err", msg)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/sinks"
 )
 
 // maxLine bounds one NDJSON line.
@@ -65,7 +66,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer f.Close()
 		out = f
 	}
-	bw := bufio.NewWriterSize(out, 1<<16)
+	bw := sinks.NewNDJSON(out)
 	defer bw.Flush()
 
 	inputs := fs.Args()
@@ -90,8 +91,9 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
-			bw.Write(doc)
-			bw.WriteByte('\n')
+			if err := bw.Write(doc); err != nil {
+				return fmt.Errorf("writing alerts: %w", err)
+			}
 			st.alerts++
 			st.perRule[set.Rule(m.Rule).Name]++
 		}
