@@ -50,6 +50,8 @@ type Pipeline struct {
 	OnCommit func(alerts [][]byte)
 
 	mismatchLogged atomic.Int64
+	// lastIdleCheck rate-limits asking the brokers for end offsets.
+	lastIdleCheck time.Time
 }
 
 // New returns a pipeline; extra client options (e.g. a kfake dialer) are
@@ -519,6 +521,35 @@ func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
 		}
 	}
 	p.mu.Unlock()
+	if len(idle) == 0 || now.Sub(p.lastIdleCheck) < p.cfg.IdleFlush/2 {
+		return nil
+	}
+	p.lastIdleCheck = now
+	// Only a partition that has really reached the end of its log is quiet:
+	// one that merely stalls (a broker down, a slow fetch) still has input
+	// waiting, and flushing it would make that input late. The broker must
+	// confirm; if it cannot be asked, nothing is flushed.
+	topics := make([]string, 0, len(idle))
+	seen := map[string]bool{}
+	for _, proc := range idle {
+		if !seen[proc.TP.Topic] {
+			seen[proc.TP.Topic] = true
+			topics = append(topics, proc.TP.Topic)
+		}
+	}
+	lctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	ends, err := p.adm.ListEndOffsets(lctx, topics...)
+	cancel()
+	if err != nil {
+		return nil
+	}
+	caughtUp := idle[:0]
+	for _, proc := range idle {
+		if e, ok := ends.Lookup(proc.TP.Topic, proc.TP.Partition); ok && e.Err == nil && proc.Next >= e.Offset {
+			caughtUp = append(caughtUp, proc)
+		}
+	}
+	idle = caughtUp
 	if len(idle) == 0 {
 		return nil
 	}
