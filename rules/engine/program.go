@@ -139,7 +139,10 @@ type Program struct {
 	catSlot int
 	hash    uint64
 	hasSeq  bool
-	req     []int
+	// stateful are the sequence and sample rules: the only ones with state
+	// to expire or evict.
+	stateful []*Rule
+	req      []int
 }
 
 // Compile compiles the rules. Rules that fail are reported, each as a
@@ -182,6 +185,9 @@ func compile(defs []RuleDef, opts Options, memos *memoTable) (*Program, error) {
 	fmt.Fprintf(h, "%s\x00%s\x00%s", opts.TimestampField, opts.TiebreakerField, opts.CategoryField)
 	p.hash = h.Sum64()
 	for _, r := range p.rules {
+		if r.Kind != EventRule {
+			p.stateful = append(p.stateful, r)
+		}
 		all := append([]*stage{}, r.stages...)
 		if r.until != nil {
 			all = append(all, r.until)

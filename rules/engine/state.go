@@ -149,11 +149,11 @@ func msOf(ts int64) int64 {
 
 // expire drops state older than maxspan before wm.
 func (s *state) expire(wm int64) {
-	for _, r := range s.e.p.rules {
-		if r.Kind == EventRule {
+	for _, r := range s.e.p.stateful {
+		f := &s.fifos[r.index]
+		if f.len() == 0 {
 			continue
 		}
-		f := &s.fifos[r.index]
 		span := int64(r.MaxSpan)
 		for f.len() > 0 && wm-f.front().start > span {
 			s.e.stats.Expired += uint64(s.popFront(r, true))
@@ -165,7 +165,7 @@ func (s *state) evictOne() {
 	for {
 		var oldest *Rule
 		var ots int64
-		for _, r := range s.e.p.rules {
+		for _, r := range s.e.p.stateful {
 			f := &s.fifos[r.index]
 			if f.len() > 0 && (oldest == nil || f.front().start < ots) {
 				oldest, ots = r, f.front().start
