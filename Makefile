@@ -54,7 +54,7 @@ perf-guards:
 test: fmt-check vet unit perf-guards fuzz
 
 bench:
-	$(GO) test -run='^$$' -bench=. -benchmem -count=6 ./rules/engine/ | tee bench.out
+	$(GO) test -run='^$$' -bench=. -benchmem -cpu=1 -count=6 ./rules/bench/ ./rules/engine/ | tee bench.out
 
 demo: build
 	./bin/processor run --embedded
