@@ -4,7 +4,7 @@ PKGS      ?= ./...
 SEED      ?= 1
 DURATION  ?= 3m
 
-.PHONY: all build test unit perf-guards integration vet fmt-check fuzz bench demo kafka-up kafka-down chaos chaos-ci clean
+.PHONY: mutants all build test unit perf-guards integration vet fmt-check fuzz bench demo kafka-up kafka-down chaos chaos-ci clean
 
 # chaos: the exactly-once proof on a 3-node cluster (started here unless
 # KAFKA_BROKERS and KAFKA_LOCAL point at one). MODE= runs a negative control:
@@ -90,6 +90,11 @@ chaos-ci:
 	$(MAKE) chaos SEED=$(SEED) DURATION=75s EVENTS=60000 HOSTS=300 ATTACK_RATE=0.012
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=keep-state-on-abort
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=at-least-once
+
+# Mutation check of the test suite (not part of make test: ~5 minutes): each
+# mutant in internal/mutants/mutants.txt must make a test fail.
+mutants:
+	$(GO) run ./internal/mutants
 
 clean:
 	rm -rf bin bench.out
