@@ -16,8 +16,11 @@ MODE        ?=
 
 all: build
 
+# VERSION is stamped into the binary (processor version); the build info
+# adds the commit where Go can read it.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 build:
-	$(GO) build -o bin/processor ./cmd/processor
+	$(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/processor ./cmd/processor
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
@@ -17,12 +18,9 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	noWarn := fs.Bool("no-warnings", false, "print errors only")
 	var ef engineFlags
 	ef.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: processor check [flags] PATH...")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs.Usage = usageFunc(fs, "processor check [flags] PATH...")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -85,11 +83,17 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// warnKind is a warning's class for the summary: its message up to the
+// first "; " or ": " (the rest names the fix or the detail), never cut
+// inside a word.
 func warnKind(msg string) string {
-	if len(msg) > 60 {
-		return msg[:60] + "…"
+	cut := len(msg)
+	for _, sep := range []string{"; ", ": "} {
+		if i := strings.Index(msg, sep); i >= 0 && i < cut {
+			cut = i
+		}
 	}
-	return msg
+	return msg[:cut]
 }
 
 func cmdRules(args []string, stdout, stderr io.Writer) int {
@@ -97,9 +101,12 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var rulePaths multiFlag
 	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable; default: the built-in detections)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs.Usage = usageFunc(fs, "processor rules [--rules PATH]... [PATH]...")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
+	// paths may be given as arguments too, as check takes them
+	rulePaths = append(rulePaths, fs.Args()...)
 	rs, err := loadRules(rulePaths, "", stderr)
 	if err != nil {
 		printCompileErrors(stderr, err)

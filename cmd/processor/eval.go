@@ -38,11 +38,14 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	strict := fs.Bool("strict", false, "stop at the first bad input line (exit 4)")
 	quiet := fs.Bool("quiet", false, "no summary on stderr")
 	ef.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: processor eval [--rules PATH]... [--query EQL] [flags] [FILE|-]...")
-		fs.PrintDefaults()
+	fs.Usage = usageFunc(fs, "processor eval [--rules PATH]... [--query EQL] [flags] [FILE|-]...")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
+	queryGiven := false
+	fs.Visit(func(f *flag.Flag) { queryGiven = queryGiven || f.Name == "query" })
+	if queryGiven && strings.TrimSpace(*query) == "" {
+		fmt.Fprintln(stderr, "eval: --query is empty (give an EQL query, or leave --query out to use the rules)")
 		return exitUsage
 	}
 	rs, err := loadRules(rulePaths, *query, stderr)

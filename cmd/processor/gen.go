@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/eqlstream/eqlstream/internal/gen"
@@ -31,8 +32,9 @@ func cmdGen(args []string, stdout, stderr io.Writer) int {
 	start := fs.String("start", "2026-01-01T00:00:00Z", "event time of the first event (RFC 3339)")
 	output := fs.String("output", "", "write here instead of stdout")
 	stats := fs.Bool("stats", false, "print what was injected on stderr")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs.Usage = usageFunc(fs, "processor gen [flags]")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	t, err := time.Parse(time.RFC3339, *start)
 	if err != nil {
@@ -42,7 +44,7 @@ func cmdGen(args []string, stdout, stderr io.Writer) int {
 	c.Start = t
 	g, err := gen.New(*c)
 	if err != nil {
-		fmt.Fprintf(stderr, "gen: %v\n", err)
+		fmt.Fprintf(stderr, "gen: %v\n", strings.TrimPrefix(err.Error(), "gen: "))
 		return exitUsage
 	}
 	out := stdout

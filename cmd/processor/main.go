@@ -17,6 +17,9 @@ commands:
   gen      generate realistic Elastic Defend-like Linux events
   run      the exactly-once Kafka pipeline (--embedded: a zero-setup demo)
   produce  publish NDJSON events to Kafka keyed by host.id
+  version  print the version, commit and Go version
+
+'processor <command> --help' lists a command's flags.
 `
 
 func main() {
@@ -47,6 +50,8 @@ func realMain(args []string) int {
 		return cmdRun(rest, os.Stdout, os.Stderr)
 	case "produce":
 		return cmdProduce(rest, os.Stdin, os.Stderr)
+	case "version", "--version":
+		return cmdVersion(rest, os.Stdout, os.Stderr)
 	}
 	fmt.Fprintf(os.Stderr, "processor: unknown command %q\n\n%s", args[0], usage)
 	return 2
