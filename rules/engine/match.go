@@ -179,6 +179,12 @@ func luceneToRE2(p string, fold bool) (*regexp.Regexp, error) {
 				}
 				r2, n2 := utf8.DecodeRuneInString(p[i:])
 				i += n2
+				if cls, ok, err := predefinedClass(r2); err != nil {
+					return nil, err
+				} else if ok {
+					b.WriteString(cls.inner)
+					continue
+				}
 				classLiteral(&b, r2)
 			case '[':
 				b.WriteString(`\[`)
@@ -195,6 +201,12 @@ func luceneToRE2(p string, fold bool) (*regexp.Regexp, error) {
 			}
 			r2, n2 := utf8.DecodeRuneInString(p[i:])
 			i += n2
+			if cls, ok, err := predefinedClass(r2); err != nil {
+				return nil, err
+			} else if ok {
+				b.WriteString(cls.outer)
+				continue
+			}
 			b.WriteString(regexp.QuoteMeta(string(r2)))
 		case '"':
 			e := strings.IndexByte(p[i:], '"')
@@ -235,8 +247,37 @@ func luceneToRE2(p string, fold bool) (*regexp.Regexp, error) {
 	return regexp.Compile(b.String())
 }
 
-// classLiteral writes r as a literal inside an RE2 character class. Lucene's
-// backslash makes any character literal (`\s` is the letter s, not a space).
+// lucenePredefined are the predefined character classes of Lucene's RegExp
+// (since Lucene 8.6, so Elasticsearch 7.9 and later; RegExp.expandPreDefined
+// in Lucene 9): \d [0-9], \s [\t\n\r ] (no \f or \v), \w [0-9A-Z_a-z],
+// and their complements \D \S \W, valid inside and outside brackets. The
+// RE2 forms are explicit ranges, since RE2's \s includes \f and \v. inner is
+// the form inside a bracket expression, outer outside one.
+var lucenePredefined = map[rune]struct{ inner, outer string }{
+	'd': {`0-9`, `[0-9]`},
+	's': {`\t\n\r `, `[\t\n\r ]`},
+	'w': {`0-9A-Z_a-z`, `[0-9A-Z_a-z]`},
+	'D': {`\x00-/:-\x{10FFFF}`, `[^0-9]`},
+	'S': {`\x00-\x08\x0B\x0C\x0E-\x1F!-\x{10FFFF}`, `[^\t\n\r ]`},
+	'W': {`\x00-/:-@\[-^` + "`" + `{-\x{10FFFF}`, `[^0-9A-Z_a-z]`},
+}
+
+// predefinedClass reports whether \r is one of Lucene's predefined classes.
+// Any other letter after a backslash is an error in Lucene ("invalid
+// character class"), and so an error here; other escaped characters are
+// literals.
+func predefinedClass(r rune) (cls struct{ inner, outer string }, ok bool, err error) {
+	if c, ok := lucenePredefined[r]; ok {
+		return c, true, nil
+	}
+	if 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' {
+		return cls, false, fmt.Errorf("invalid character class \\%c in regular expression (Lucene knows \\d \\D \\s \\S \\w \\W; escape other letters by quoting them)", r)
+	}
+	return cls, false, nil
+}
+
+// classLiteral writes r as a literal inside an RE2 character class (an
+// escaped character other than a predefined class is a literal in Lucene).
 func classLiteral(b *strings.Builder, r rune) {
 	if r < utf8.RuneSelf && !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
 		b.WriteByte('\\')
