@@ -80,6 +80,10 @@ type Rule struct {
 	Metadata map[string]any
 
 	Builtin bool // one of the detections built into eqlstream
+	// AdHoc marks a query given on the command line (eval --query): it has
+	// no rule lookback, so a sequence without maxspan is unbounded in time,
+	// as in the EQL search API (only --max-states bounds its state).
+	AdHoc bool
 
 	idPos position // where rule_id is set, for duplicate reports
 }

@@ -29,6 +29,9 @@ func Compile(rs []*Rule, opts engine.Options) (*RuleSet, error) {
 		if err != nil || span <= 0 {
 			span = 0
 		}
+		if r.AdHoc {
+			span = -1
+		}
 		defs = append(defs, engine.RuleDef{ID: r.ID, Source: r.Source, MaxSpan: span})
 		byID[r.ID] = r
 	}

@@ -116,3 +116,48 @@ sequence by process.entity_id [process where process.name in ("a*")] [process wh
 		t.Errorf("a warning class is cut:\n%s", out.String())
 	}
 }
+
+// An ad-hoc --query sequence without maxspan has no hidden time window (the
+// EQL search API puts none on it); in a rule file the window is the rule's
+// lookback (Kibana's default now-6m without `from`).
+func TestAdHocSequenceHasNoTimeBound(t *testing.T) {
+	events := []byte(`{"@timestamp":"2026-01-01T00:00:00Z","event":{"category":["process"]},"process":{"name":"a"}}
+{"@timestamp":"2026-01-01T00:10:00Z","event":{"category":["process"]},"process":{"name":"b"}}
+`)
+	q := `sequence [process where process.name == "a"] [process where process.name == "b"]`
+	r := eval(t, events, "--quiet", "--query", q)
+	if r.code != exitOK || len(alertNames(t, r.stdout)) != 1 {
+		t.Errorf("--query, events 10 minutes apart: exit %d, %d alerts, want 1\n%s", r.code, len(alertNames(t, r.stdout)), r.stderr)
+	}
+	dir := t.TempDir()
+	rule := `[metadata]
+creation_date = "2026/01/01"
+[rule]
+author = ["eqlstream"]
+description = "test"
+name = "Ten minutes"
+risk_score = 21
+rule_id = "00000000-0000-0000-0000-000000000002"
+severity = "low"
+type = "eql"
+language = "eql"
+query = '''
+` + q + `
+'''
+`
+	if err := os.WriteFile(filepath.Join(dir, "r.toml"), []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = eval(t, events, "--quiet", "--rules", dir)
+	if r.code != exitOK || len(alertNames(t, r.stdout)) != 0 {
+		t.Errorf("rule without from, events 10 minutes apart: exit %d, %d alerts, want 0 (6m lookback)", r.code, len(alertNames(t, r.stdout)))
+	}
+	rule = strings.Replace(rule, "type = \"eql\"", "type = \"eql\"\nfrom = \"now-15m\"", 1)
+	if err := os.WriteFile(filepath.Join(dir, "r.toml"), []byte(rule), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = eval(t, events, "--quiet", "--rules", dir)
+	if r.code != exitOK || len(alertNames(t, r.stdout)) != 1 {
+		t.Errorf("rule with from = now-15m: exit %d, %d alerts, want 1: %s", r.code, len(alertNames(t, r.stdout)), r.stderr)
+	}
+}

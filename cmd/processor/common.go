@@ -72,7 +72,7 @@ func loadRules(paths []string, query string, stderr io.Writer) ([]*rules.Rule, e
 	}
 	if query != "" {
 		rs = append(rs, &rules.Rule{ID: "query", Name: "Ad-hoc query", Severity: "low", RiskScore: 21, Version: 1,
-			Type: "eql", Language: "eql", Query: query, Enabled: true, Source: &eql.Source{Name: "--query", Text: query}})
+			Type: "eql", Language: "eql", Query: query, Enabled: true, AdHoc: true, Source: &eql.Source{Name: "--query", Text: query}})
 	}
 	if len(rs) == 0 {
 		return nil, errors.New("no rules loaded")

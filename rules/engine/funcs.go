@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/eqlstream/eqlstream/rules/eql"
@@ -91,17 +92,23 @@ func (cp *compiler) call(x *eql.Call) valFn {
 			if v.Kind != KindString {
 				return Value{}
 			}
-			base := 10
-			if len(args) > 1 {
-				b, ok := numOf(args[1](c))
-				if !ok {
-					return Value{}
-				}
-				base = int(b)
-			}
+			// ToNumberFunctionProcessor.doProcess: a null (or absent) base
+			// means 16 for a string starting with "0x" (lowercase only),
+			// else 10.
 			s := string(bytes.TrimSpace(v.Str))
-			if len(args) == 1 && len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X") {
-				base = 16 // auto-detected without an explicit base
+			hex := strings.HasPrefix(s, "0x")
+			base := 10
+			if hex {
+				base = 16
+			}
+			if len(args) > 1 {
+				if bv := args[1](c); bv.Kind != KindNull {
+					b, ok := numOf(bv)
+					if !ok {
+						return Value{}
+					}
+					base = int(b)
+				}
 			}
 			if base == 10 {
 				f, err := strconv.ParseFloat(s, 64)
@@ -110,7 +117,7 @@ func (cp *compiler) call(x *eql.Call) valFn {
 				}
 				return numV(f)
 			}
-			if base == 16 && len(s) > 2 && (s[:2] == "0x" || s[:2] == "0X") {
+			if base == 16 && hex {
 				s = s[2:]
 			}
 			n, err := strconv.ParseInt(s, base, 64)

@@ -8,6 +8,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"time"
 
@@ -59,7 +60,8 @@ type RuleDef struct {
 	ID     string
 	Source *eql.Source
 	// MaxSpan bounds sequences and samples that have no maxspan (the rule's
-	// lookback); zero means Options.DefaultMaxSpan.
+	// lookback); zero means Options.DefaultMaxSpan, negative means no bound
+	// in time (the EQL search API's behaviour; only MaxStates bounds state).
 	MaxSpan time.Duration
 }
 
@@ -246,7 +248,10 @@ func (p *Program) compileRule(d RuleDef) (r *Rule, err error) {
 	cp := &compiler{sch: p.sch, src: d.Source, memos: p.memos}
 	r = &Rule{ID: d.ID, Query: st, Warnings: warns}
 	span := d.MaxSpan
-	if span <= 0 {
+	switch {
+	case span < 0:
+		span = time.Duration(math.MaxInt64)
+	case span == 0:
 		span = p.opts.DefaultMaxSpan
 	}
 	newStage := func(q *eql.EventQuery, idx int, missing bool, keys []*eql.Field) *stage {

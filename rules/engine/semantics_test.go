@@ -372,6 +372,9 @@ func TestSemanticsFunctions(t *testing.T) {
 		{"funcref number: base", `number(s, 2) == 5`, `"s":"101"`, true},
 		{"funcref number + ToNumberFunctionProcessor: \"0x\" auto-detected as hexadecimal", `number(s) == 255`, `"s":"0xff"`, true},
 		{"funcref number: \"0x\" with base 16", `number(s, 16) == 255`, `"s":"0xff"`, true},
+		{"ToNumberFunctionProcessor: a null base is 10", `number(s, null) == 42`, `"s":"42"`, true},
+		{"ToNumberFunctionProcessor: a null base auto-detects \"0x\"", `number(s, null) == 255`, `"s":"0xff"`, true},
+		{"ToNumberFunctionProcessor: only a lowercase \"0x\" prefix is hexadecimal", `number(s) == null`, `"s":"0XFF"`, true},
 		// length, string, concat
 		{"funcref length", `length(s) == 12`, `"s":"explorer.exe"`, true},
 		{"funcref length", `length(s) == 18`, `"s":"start explorer.exe"`, true},

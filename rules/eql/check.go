@@ -247,7 +247,7 @@ func (c *checker) sequence(q *SequenceQuery) {
 	}
 	c.joinKeyCounts(stages, q.Until)
 	if q.MaxSpan <= 0 {
-		c.warnf(q.Pos, "sequence without maxspan: its state is bounded only by the default lookback")
+		c.warnf(q.Pos, "sequence without maxspan: in a rule its window is the rule's lookback (from, Kibana's default now-6m); an ad-hoc --query has no time bound, only --max-states")
 	}
 	if !hostKeyed(q.By, stagesOf(q.Stages, q.Until)) {
 		c.warnf(q.Pos, "%s", notHostScoped("sequence"))

@@ -249,7 +249,7 @@ func TestCheckAllErrors(t *testing.T) {
 
 func TestCheckWarnings(t *testing.T) {
 	const (
-		noMaxspan = "sequence without maxspan: its state is bounded only by the default lookback"
+		noMaxspan = "sequence without maxspan: in a rule its window is the rule's lookback (from, Kibana's default now-6m); an ad-hoc --query has no time bound, only --max-states"
 		seqHost   = "join keys do not include a host-scoped field (host.id, host.name, host.hostname or agent.id): this sequence cannot be evaluated inside a host-partitioned stream"
 		smpHost   = "join keys do not include a host-scoped field (host.id, host.name, host.hostname or agent.id): this sample cannot be evaluated inside a host-partitioned stream"
 	)
