@@ -455,7 +455,10 @@ func (e *Engine) MinLiveRef() uint64 {
 	min := uint64(math.MaxUint64)
 	for _, p := range e.st.m {
 		for _, r := range p.refs {
-			if r != MissingRef && r < min {
+			// missing-event slots hold MissingRef or an event time, and
+			// stages not reached hold unfilledRef: neither is a reference
+			// below a real one (event times are far above any offset)
+			if r < unfilledRef && r < min {
 				min = r
 			}
 		}

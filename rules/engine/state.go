@@ -221,10 +221,17 @@ func (e *Engine) newRefs(r *Rule) []uint64 {
 	for i, st := range r.stages {
 		if st.missing {
 			refs[i] = MissingRef
+		} else {
+			refs[i] = unfilledRef
 		}
 	}
 	return refs
 }
+
+// unfilledRef marks a positive stage a partial match has not reached yet.
+// It must not read as an event reference: MinLiveRef would take it for the
+// oldest live event, and no event body would ever be released.
+const unfilledRef = MissingRef - 1
 
 // latestBefore returns the timestamp of the latest missing-stage event of
 // (rule, stage, key) strictly before ts (at millisecond precision).
