@@ -47,6 +47,7 @@ func (c *Config) Probe(ctx context.Context, log *slog.Logger) error {
 	}
 	defer cl.Close()
 	var last error
+	backoff := 250 * time.Millisecond
 	for {
 		err := cl.Ping(pctx)
 		if err == nil {
@@ -67,8 +68,9 @@ func (c *Config) Probe(ctx context.Context, log *slog.Logger) error {
 		}
 		select {
 		case <-pctx.Done():
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(backoff):
 		}
+		backoff = min(2*backoff, 2*time.Second)
 	}
 	if isTimeout(last) {
 		if d := hook.last(); d != nil {
@@ -158,6 +160,13 @@ func (c *Config) hint(err error) (hint string, final bool) {
 			return "the broker closed the connection: the listener probably requires SASL (add --sasl-mechanism) or a client certificate", true
 		}
 		return "the broker closed the connection; it may have rejected the SASL login", true
+	case strings.Contains(err.Error(), "appear to be a tls alert record"):
+		// franz-go's reading of a TLS alert where a Kafka response should be
+		return "the broker answered with TLS: the listener expects TLS (add --tls and --tls-ca)", true
+	case strings.Contains(err.Error(), "the beginning of an HTTP response"):
+		return "an HTTP server answered, not Kafka: check the broker port", true
+	case strings.Contains(err.Error(), "invalid large response size"):
+		return "the answer is not Kafka's (wrong port, or TLS on one side only?)", true
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "nothing is listening there (is the broker up and the port right?)", false
 	case errors.As(err, &dnsErr):
