@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // ProbeError is a failed startup probe: which brokers, what most likely went
@@ -51,7 +53,7 @@ func (c *Config) Probe(ctx context.Context, log *slog.Logger) error {
 	for {
 		err := cl.Ping(pctx)
 		if err == nil {
-			return nil
+			return c.probeAdvertised(pctx, cl)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err() // stopped by the caller (signal), not a probe failure
@@ -85,6 +87,28 @@ func (c *Config) Probe(ctx context.Context, log *slog.Logger) error {
 		hint = fmt.Sprintf("no usable answer within %v (--connect-timeout); last: %s", c.ConnectTimeout, hint)
 	}
 	return &ProbeError{Target: c.Describe(), Hint: hint, Err: last}
+}
+
+// probeAdvertised reaches every broker the cluster advertises: the seeds
+// answering is not enough when advertised.listeners name addresses this
+// client cannot reach (a container's or pod's internal name, say).
+func (c *Config) probeAdvertised(ctx context.Context, cl *kgo.Client) error {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		hint, _ := c.hint(err)
+		return &ProbeError{Target: c.Describe(), Hint: hint, Err: err}
+	}
+	for _, m := range resp.Brokers {
+		if _, err := cl.Broker(int(m.NodeID)).Request(ctx, req); err != nil {
+			hint, _ := c.hint(err)
+			return &ProbeError{Target: c.Describe(), Err: err, Hint: fmt.Sprintf(
+				"the seed brokers answer, but broker %d, advertised as %s, cannot be reached (check the brokers' advertised.listeners): %s",
+				m.NodeID, net.JoinHostPort(m.Host, strconv.Itoa(int(m.Port))), hint)}
+		}
+	}
+	return nil
 }
 
 // dialHook remembers the last failed dial, the cause behind a timeout.
