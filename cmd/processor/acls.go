@@ -19,6 +19,7 @@ import (
 // cmdACLs prints the ACL bindings a `run` configuration needs, and with
 // --check asks the brokers whether the connecting principal holds them.
 func cmdACLs(args []string, stdout, stderr io.Writer) int {
+	stderr = &syncWriter{w: stderr}
 	fs := flag.NewFlagSet("acls", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var kc kafkaconn.Options

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eqlstream/eqlstream/rules"
@@ -122,4 +123,17 @@ func indentJoined(err error) string {
 		b.WriteString(e.Error())
 	}
 	return b.String()
+}
+
+// syncWriter serializes writes: commands print to stderr while the Kafka
+// client's goroutines log to it.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

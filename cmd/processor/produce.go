@@ -39,6 +39,7 @@ func hostID(raw []byte) (string, bool) {
 }
 
 func cmdProduce(args []string, stdin io.Reader, stderr io.Writer) int {
+	stderr = &syncWriter{w: stderr}
 	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var kc kafkaconn.Options

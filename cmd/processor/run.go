@@ -58,6 +58,7 @@ type runFlags struct {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
+	stderr = &syncWriter{w: stderr}
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f runFlags
