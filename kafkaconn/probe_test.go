@@ -259,3 +259,38 @@ func tlsAlerter(t *testing.T) string {
 		time.Sleep(100 * time.Millisecond)
 	})
 }
+
+// lyingListener accepts on a real port but reports another address, so the
+// broker advertises an address nobody listens on.
+type lyingListener struct {
+	net.Listener
+	addr net.Addr
+}
+
+func (l lyingListener) Addr() net.Addr { return l.addr }
+
+func TestProbeNamesAnUnreachableAdvertisedBroker(t *testing.T) {
+	var real string
+	bad, _ := net.ResolveTCPAddr("tcp", closedPort(t))
+	newCluster(t, kfake.ListenFn(func(network, address string) (net.Listener, error) {
+		ln, err := net.Listen(network, "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		real = ln.Addr().String()
+		return lyingListener{ln, bad}, nil
+	}))
+	c := build(t, Options{Brokers: real, ConnectTimeout: 2 * time.Second})
+	start := time.Now()
+	err := c.Probe(context.Background(), nil)
+	if err == nil {
+		t.Fatal("probe succeeded with an unreachable advertised address")
+	}
+	want := "the seed brokers answer, but broker 0, advertised as " + bad.String() + ", cannot be reached (check the brokers' advertised.listeners)"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q\nwant %q", err, want)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v", d)
+	}
+}
