@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eqlstream/eqlstream/rules"
@@ -106,4 +107,33 @@ func unjoin(err error) []error {
 func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// indentJoined prints errors.Join'ed errors one per line, indented, so a
+// usage error lists everything that is missing at once.
+func indentJoined(err error) string {
+	errs := unjoin(err)
+	if len(errs) == 1 {
+		return errs[0].Error()
+	}
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, e := range errs {
+		b.WriteString("\n  ")
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// syncWriter serializes writes: commands print to stderr while the Kafka
+// client's goroutines log to it.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
