@@ -133,8 +133,8 @@ func TestSecureProduce(t *testing.T) {
 		"--topic", n.DLQ, events)...)
 	t.Logf("FAILCASE produce-without-topic-write exit=%d seconds=%.1f message=%q", code, took.Seconds(), lastLines(out, 2))
 	checkNoSecrets(t, "produce output", out, secrets)
-	if code == 0 || took > failBound {
-		t.Errorf("produce without Write on %s: exit %d after %s, want non-zero within %s:\n%s", n.DLQ, code, took, failBound, lastLines(out, 10))
+	if code != 1 || took > failBound {
+		t.Errorf("produce without Write on %s: exit %d after %s, want 1 within %s:\n%s", n.DLQ, code, took, failBound, lastLines(out, 10))
 	}
 	if !strings.Contains(out, n.DLQ) || !authzRe.MatchString(out) {
 		t.Errorf("produce without Write: the message does not name the topic %s and an authorization failure:\n%s", n.DLQ, lastLines(out, 10))
@@ -178,8 +178,8 @@ func TestSecureMTLS(t *testing.T) {
 	conn := []string{"--brokers", strings.Join(mtls, ","), "--tls", "--tls-ca", sc.ca()}
 	code, took, out = runBounded(t, failBound+15*time.Second, secureRunArgs(n, instance, conn)...)
 	t.Logf("FAILCASE mtls-without-client-cert exit=%d seconds=%.1f message=%q", code, took.Seconds(), lastLines(out, 2))
-	if code == 0 || took > failBound {
-		t.Errorf("run without a client certificate on the mTLS listener: exit %d after %s, want non-zero within %s:\n%s", code, took, failBound, lastLines(out, 10))
+	if code != 1 || took > failBound {
+		t.Errorf("run without a client certificate on the mTLS listener: exit %d after %s, want 1 within %s:\n%s", code, took, failBound, lastLines(out, 10))
 	}
 	if !regexp.MustCompile(`(?i)(tls|certificate|handshake)`).MatchString(out) {
 		t.Errorf("run without a client certificate: the message does not say TLS or certificate:\n%s", lastLines(out, 10))
@@ -187,7 +187,7 @@ func TestSecureMTLS(t *testing.T) {
 }
 
 // missingGrant runs a processor with every grant but one and asserts that it
-// exits non-zero within failBound, names the resource and an authorization
+// exits 1 (a runtime failure) within failBound, names the resource and an authorization
 // failure, and that /readyz never answered 200 meanwhile.
 func missingGrant(t *testing.T, sc *secureCluster, e *env, caseName, instance string, gs []grant, resource string) {
 	t.Helper()
@@ -200,8 +200,8 @@ func missingGrant(t *testing.T, sc *secureCluster, e *env, caseName, instance st
 	polls, ok, first := w.result()
 	out := p.log()
 	t.Logf("FAILCASE %s exit=%d seconds=%.1f readyz_polls=%d readyz_200=%d message=%q", caseName, code, took.Seconds(), polls, ok, lastLines(out, 2))
-	if code == 0 {
-		t.Errorf("%s: exit 0, want non-zero", caseName)
+	if code != 1 {
+		t.Errorf("%s: exit %d, want 1 (a runtime failure)", caseName, code)
 	}
 	if ok > 0 {
 		t.Errorf("%s: /readyz answered 200 %d times of %d (first %s after start), want never", caseName, ok, polls, first)
@@ -339,8 +339,8 @@ func TestSecureBadCredentials(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			code, took, out := runBounded(t, failBound+15*time.Second, c.args...)
 			t.Logf("FAILCASE %s exit=%d seconds=%.1f message=%q", c.name, code, took.Seconds(), lastLines(out, 2))
-			if code == 0 || code == -1 || took > failBound {
-				t.Errorf("exit %d after %s, want non-zero within %s:\n%s", code, took, failBound, lastLines(out, 10))
+			if code != 1 || took > failBound {
+				t.Errorf("exit %d after %s, want 1 (a runtime failure, not a usage error) within %s:\n%s", code, took, failBound, lastLines(out, 10))
 			}
 			if !regexp.MustCompile(`(?i)(sasl|authenticat)`).MatchString(out) {
 				t.Errorf("the message does not say SASL or authentication:\n%s", lastLines(out, 10))
@@ -390,8 +390,8 @@ func TestSecureTLSMismatch(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			code, took, out := runBounded(t, failBound+15*time.Second, secureRunArgs(n, "tls", c.conn)...)
 			t.Logf("FAILCASE %s exit=%d seconds=%.1f message=%q", c.name, code, took.Seconds(), lastLines(out, 2))
-			if code == 0 || code == -1 || took > failBound {
-				t.Errorf("exit %d after %s, want non-zero within %s:\n%s", code, took, failBound, lastLines(out, 10))
+			if code != 1 || took > failBound {
+				t.Errorf("exit %d after %s, want 1 (a runtime failure, not a usage error) within %s:\n%s", code, took, failBound, lastLines(out, 10))
 			}
 			if !c.want.MatchString(out) {
 				t.Errorf("the message does not match %s:\n%s", c.want, lastLines(out, 10))
