@@ -107,3 +107,19 @@ func isTerminal(f *os.File) bool {
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
+
+// indentJoined prints errors.Join'ed errors one per line, indented, so a
+// usage error lists everything that is missing at once.
+func indentJoined(err error) string {
+	errs := unjoin(err)
+	if len(errs) == 1 {
+		return errs[0].Error()
+	}
+	var b strings.Builder
+	b.WriteString("invalid configuration:")
+	for _, e := range errs {
+		b.WriteString("\n  ")
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}

@@ -13,6 +13,10 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"time"
+
+	"github.com/eqlstream/eqlstream/acls"
+	"github.com/eqlstream/eqlstream/kafkaconn"
 	json "github.com/goccy/go-json"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -37,8 +41,10 @@ func hostID(raw []byte) (string, bool) {
 func cmdProduce(args []string, stdin io.Reader, stderr io.Writer) int {
 	fs := flag.NewFlagSet("produce", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	brokers := fs.String("brokers", "", "Kafka bootstrap brokers")
-	topic := fs.String("topic", "", "topic to produce to")
+	var kc kafkaconn.Options
+	kc.Register(fs)
+	topic := fs.String("topic", "", "topic to produce to (default: EQLSTREAM_INPUT_TOPIC)")
+	logLevel := fs.String("log-level", "info", "debug, info, warn or error (the Kafka client's own messages at debug)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -51,22 +57,43 @@ func cmdProduce(args []string, stdin io.Reader, stderr io.Writer) int {
 	if *topic == "" {
 		*topic = os.Getenv("EQLSTREAM_INPUT_TOPIC")
 	}
-	if *brokers == "" || *topic == "" {
-		fmt.Fprintln(stderr, "usage: processor produce --brokers B --topic T [FILE|-]...")
+	kc.PasswordOnCommandLine = set["sasl-password"]
+	conn, err := kc.Build()
+	if err == nil && *topic == "" {
+		err = errors.New("no topic: set --topic (or EQLSTREAM_INPUT_TOPIC)")
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "produce: %v\nusage: processor produce --brokers B --topic T [connection flags] [FILE|-]...\n", indentJoined(err))
 		return exitUsage
 	}
+	log := newLogger(stderr, *logLevel, "text")
+	conn.LogWarnings(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(splitList(*brokers)...), kgo.DefaultProduceTopic(*topic),
-		kgo.ProducerBatchMaxBytes(4<<20), kgo.MaxBufferedRecords(100000))
+	if err := conn.Probe(ctx, log); err != nil {
+		fmt.Fprintf(stderr, "produce: %v\n", err)
+		return exitFailure
+	}
+	cl, err := kgo.NewClient(append(conn.Opts(log), kgo.DefaultProduceTopic(*topic),
+		kgo.ProducerBatchMaxBytes(4<<20), kgo.MaxBufferedRecords(100000),
+		// a broker lost after the probe fails the command instead of
+		// retrying forever
+		kgo.RecordDeliveryTimeout(max(30*time.Second, 3*conn.ConnectTimeout)))...)
 	if err != nil {
 		fmt.Fprintf(stderr, "produce: %v\n", err)
 		return exitFailure
 	}
 	defer cl.Close()
-	n, err := produceNDJSON(ctx, cl, *topic, fs.Args(), stdin, stderr)
+	cctx, cancel := context.WithTimeout(ctx, conn.ConnectTimeout)
+	err = acls.Check(cctx, cl, acls.ForProducer(*topic))
+	cancel()
 	if err != nil {
 		fmt.Fprintf(stderr, "produce: %v\n", err)
+		return exitFailure
+	}
+	n, err := produceNDJSON(ctx, cl, *topic, fs.Args(), stdin, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "produce: %d records read, not all acknowledged by topic %q: %v\n", n, *topic, err)
 		return exitFailure
 	}
 	fmt.Fprintf(stderr, "produce: %d records to %s\n", n, *topic)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,14 +15,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/eqlstream/eqlstream/kafkaconn"
 	"github.com/eqlstream/eqlstream/pipeline"
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // envDefaults sets every flag not given on the command line from
@@ -46,28 +43,25 @@ func envDefaults(fs *flag.FlagSet, set map[string]bool) error {
 }
 
 type runFlags struct {
-	brokers, inputTopics, alertsTopic, dlqTopic, stateTopic, group, instanceID string
-	rulePaths                                                                  multiFlag
-	commitInterval, txnTimeout, idleFlush, sessionTimeout                      time.Duration
-	maxBatch, maxEventBytes                                                    int
-	createTopics                                                               bool
-	partitions, replication                                                    int
-	tlsOn                                                                      bool
-	tlsCA, tlsCert, tlsKey                                                     string
-	tlsInsecure                                                                bool
-	saslMech, saslUser, saslPass                                               string
-	metricsAddr, logLevel, logFormat                                           string
-	embedded                                                                   bool
-	embeddedEvents                                                             int
-	unsafeMode                                                                 string
-	ef                                                                         engineFlags
+	inputTopics, alertsTopic, dlqTopic, stateTopic, group, instanceID string
+	rulePaths                                                         multiFlag
+	commitInterval, txnTimeout, idleFlush, sessionTimeout             time.Duration
+	maxBatch, maxEventBytes                                           int
+	createTopics                                                      bool
+	partitions, replication                                           int
+	kafka                                                             kafkaconn.Options
+	metricsAddr, logLevel, logFormat                                  string
+	embedded                                                          bool
+	embeddedEvents                                                    int
+	unsafeMode                                                        string
+	ef                                                                engineFlags
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f runFlags
-	fs.StringVar(&f.brokers, "brokers", "", "Kafka bootstrap brokers, comma separated")
+	f.kafka.Register(fs)
 	fs.StringVar(&f.inputTopics, "input-topic", "ecs-events", "input topics, comma separated (partitioned by host.id)")
 	fs.StringVar(&f.alertsTopic, "alerts-topic", "eqlstream-alerts", "alerts output topic")
 	fs.StringVar(&f.dlqTopic, "dlq-topic", "eqlstream-dlq", "dead-letter topic")
@@ -84,14 +78,6 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.createTopics, "create-topics", false, "create missing topics")
 	fs.IntVar(&f.partitions, "partitions", 6, "partitions of created topics")
 	fs.IntVar(&f.replication, "replication-factor", 1, "replication factor of created topics")
-	fs.BoolVar(&f.tlsOn, "tls", false, "connect with TLS")
-	fs.StringVar(&f.tlsCA, "tls-ca", "", "CA certificate file (PEM)")
-	fs.StringVar(&f.tlsCert, "tls-cert", "", "client certificate file (PEM)")
-	fs.StringVar(&f.tlsKey, "tls-key", "", "client key file (PEM)")
-	fs.BoolVar(&f.tlsInsecure, "tls-insecure-skip-verify", false, "do not verify the brokers' certificates")
-	fs.StringVar(&f.saslMech, "sasl-mechanism", "", "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
-	fs.StringVar(&f.saslUser, "sasl-username", "", "SASL username")
-	fs.StringVar(&f.saslPass, "sasl-password", "", "SASL password")
 	fs.StringVar(&f.metricsAddr, "metrics-addr", ":9464", "address of /metrics, /healthz, /readyz (empty: off)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -112,6 +98,21 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		f.logLevel = "warn" // the demo prints alerts, not the pipeline's log
 	}
 	log := newLogger(stderr, f.logLevel, f.logFormat)
+	var conn *kafkaconn.Config
+	var cfg pipeline.Config
+	if !f.embedded {
+		// flags first: a usage error is exit 2 before anything is loaded
+		f.kafka.PasswordOnCommandLine = set["sasl-password"]
+		var err error
+		if conn, err = f.kafka.Build(); err != nil {
+			fmt.Fprintf(stderr, "run: %v\n", indentJoined(err))
+			return exitUsage
+		}
+		if cfg, err = f.config(conn); err != nil {
+			fmt.Fprintf(stderr, "run: %v\n", indentJoined(err))
+			return exitUsage
+		}
+	}
 	rs, err := loadRules(f.rulePaths, "", stderr)
 	if err != nil {
 		printCompileErrors(stderr, err)
@@ -134,21 +135,26 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if f.embedded {
 		return runEmbedded(ctx, &f, ruleSet, log, stdout, stderr)
 	}
-	cfg, err := f.config()
-	if err != nil {
-		fmt.Fprintf(stderr, "run: %v\n", err)
-		return exitUsage
+	conn.LogWarnings(log)
+	if err := preflight(ctx, conn, cfg, log); err != nil {
+		if ctx.Err() != nil {
+			return exitOK // stopped by a signal while connecting
+		}
+		log.Error("startup check failed", "err", err)
+		return exitFailure
 	}
-	return runPipeline(ctx, cfg, ruleSet, log, f.metricsAddr, nil)
+	return runPipeline(ctx, cfg, ruleSet, log, f.metricsAddr, nil, conn.Opts(log)...)
 }
 
-func (f *runFlags) config() (pipeline.Config, error) {
+// config gives the pipeline's configuration; TLS and SASL are not in it but
+// in the client options of conn (see package kafkaconn).
+func (f *runFlags) config(conn *kafkaconn.Config) (pipeline.Config, error) {
 	if f.instanceID == "" {
 		h, _ := os.Hostname()
 		f.instanceID = h
 	}
 	cfg := pipeline.Config{
-		Brokers: splitList(f.brokers), InputTopics: splitList(f.inputTopics), AlertsTopic: f.alertsTopic,
+		Brokers: conn.Brokers, InputTopics: splitList(f.inputTopics), AlertsTopic: f.alertsTopic,
 		DLQTopic: f.dlqTopic, StateTopic: f.stateTopic, Group: f.group, InstanceID: f.instanceID,
 		CommitInterval: f.commitInterval, IdleFlush: f.idleFlush, SessionTimeout: f.sessionTimeout, TransactionTimeout: f.txnTimeout, MaxBatchRecords: f.maxBatch,
 		MaxEventBytes: f.maxEventBytes, CreateTopics: f.createTopics, Partitions: int32(f.partitions),
@@ -163,41 +169,6 @@ func (f *runFlags) config() (pipeline.Config, error) {
 	default:
 		return cfg, fmt.Errorf("unknown --unsafe-test-mode %q", f.unsafeMode)
 	}
-	if f.tlsOn || f.tlsCA != "" || f.tlsCert != "" {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: f.tlsInsecure}
-		if f.tlsCA != "" {
-			pem, err := os.ReadFile(f.tlsCA)
-			if err != nil {
-				return cfg, err
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return cfg, fmt.Errorf("%s: no certificates", f.tlsCA)
-			}
-			tc.RootCAs = pool
-		}
-		if f.tlsCert != "" {
-			cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
-			if err != nil {
-				return cfg, err
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
-		cfg.TLS = tc
-	}
-	var mech sasl.Mechanism
-	switch strings.ToUpper(f.saslMech) {
-	case "":
-	case "PLAIN":
-		mech = plain.Auth{User: f.saslUser, Pass: f.saslPass}.AsMechanism()
-	case "SCRAM-SHA-256":
-		mech = scram.Auth{User: f.saslUser, Pass: f.saslPass}.AsSha256Mechanism()
-	case "SCRAM-SHA-512":
-		mech = scram.Auth{User: f.saslUser, Pass: f.saslPass}.AsSha512Mechanism()
-	default:
-		return cfg, fmt.Errorf("unknown --sasl-mechanism %q", f.saslMech)
-	}
-	cfg.SASL = mech
 	return cfg, cfg.Validate()
 }
 
@@ -222,13 +193,15 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 }
 
 // runPipeline runs one pipeline with its metrics server until ctx ends.
-func runPipeline(ctx context.Context, cfg pipeline.Config, set *rules.RuleSet, log *slog.Logger, metricsAddr string, p *pipeline.Pipeline) int {
+// extra are the client options (connection, TLS, SASL, logger) for a
+// pipeline it makes.
+func runPipeline(ctx context.Context, cfg pipeline.Config, set *rules.RuleSet, log *slog.Logger, metricsAddr string, p *pipeline.Pipeline, extra ...kgo.Opt) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := pipeline.NewMetrics(reg)
 	if p == nil {
 		var err error
-		p, err = pipeline.New(cfg, set, log, m)
+		p, err = pipeline.New(cfg, set, log, m, extra...)
 		if err != nil {
 			log.Error("invalid configuration", "err", err)
 			return exitUsage
