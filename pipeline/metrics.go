@@ -12,6 +12,7 @@ type Metrics struct {
 	LateEvents     prometheus.Counter
 	KeyMismatch    prometheus.Counter
 	LiveStates     prometheus.Gauge
+	Buffered       prometheus.Gauge
 	Evictions      prometheus.Counter
 	Txns           *prometheus.CounterVec
 	TxnDuration    prometheus.Histogram
@@ -34,6 +35,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		LateEvents:  prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "late_events_total", Help: "Events older than the watermark on arrival."}),
 		KeyMismatch: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "key_mismatch_total", Help: "Events whose record key is not their host.id."}),
 		LiveStates:  prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "live_sequence_states", Help: "Pending partial matches over all assigned partitions."}),
+		Buffered:    prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "reorder_buffered", Help: "Stage hits waiting in the reorder buffers of the assigned partitions (released as the watermark passes them or by the idle flush)."}),
 		Evictions:   prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "state_evictions_total", Help: "Partial matches evicted by the state bound."}),
 		Txns:        prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "transactions_total", Help: "Transactions ended, by outcome."}, []string{"outcome"}),
 		TxnDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "transaction_duration_seconds", Help: "Begin to end of a transaction.", Buckets: prometheus.ExponentialBuckets(0.005, 2, 12)}),
@@ -43,7 +45,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Restores:       prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "state_restores_total", Help: "Partitions restored from the state topic."}),
 		RestoreRecords: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "state_restore_records_total", Help: "State records read while restoring."}),
 	}
-	reg.MustRegister(m.EventsIn, m.AlertsOut, m.DeadLetters, m.LateEvents, m.KeyMismatch, m.LiveStates, m.Evictions,
+	reg.MustRegister(m.EventsIn, m.AlertsOut, m.DeadLetters, m.LateEvents, m.KeyMismatch, m.LiveStates, m.Buffered, m.Evictions,
 		m.Txns, m.TxnDuration, m.AlertLatency, m.ConsumerLag, m.Restores, m.RestoreRecords)
 	return m
 }

@@ -73,7 +73,9 @@ func New(cfg Config, set *rules.RuleSet, log *slog.Logger, m *Metrics, extra ...
 func (p *Pipeline) Ready() bool { return p.ready.Load() }
 
 func (p *Pipeline) baseOpts() []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...)}
+	// The client ID names the instance in the brokers' view of the group
+	// (DescribeGroups), in their request logs and in quotas.
+	opts := []kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...), kgo.ClientID("eqlstream-" + p.cfg.InstanceID)}
 	if p.cfg.TLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(p.cfg.TLS))
 	}
@@ -166,6 +168,7 @@ func (p *Pipeline) closeBodyClient() {
 // any open transaction touching them.
 func (p *Pipeline) drop(why string) func(context.Context, *kgo.Client, map[string][]int32) {
 	return func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+		defer p.updateStateGauges()
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		for t, ps := range m {
@@ -452,16 +455,10 @@ func (p *Pipeline) end(ctx context.Context, t *txn) error {
 	}
 	p.m.Txns.WithLabelValues("committed").Inc()
 	now := time.Now()
-	live := 0
 	for proc := range t.touched {
 		proc.Committed()
 	}
-	p.mu.Lock()
-	for _, proc := range p.procs {
-		live += proc.Engine.Stats().LiveStates
-	}
-	p.mu.Unlock()
-	p.m.LiveStates.Set(float64(live))
+	p.updateStateGauges()
 	for i, r := range t.rules {
 		p.m.AlertsOut.WithLabelValues(r.ID, r.Name).Inc()
 		if !t.alertTs[i].IsZero() {
@@ -554,6 +551,9 @@ func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
 		return nil
 	}
 	sort.Slice(idle, func(i, j int) bool { return idle[i].TP.String() < idle[j].TP.String() })
+	for _, proc := range idle {
+		p.log.Info("idle flush", "topic", proc.TP.Topic, "partition", proc.TP.Partition, "buffered", proc.Engine.Stats().Buffered)
+	}
 	if err := p.begin(t); err != nil {
 		return fmt.Errorf("%w: begin transaction: %w", ErrFatal, err)
 	}
@@ -567,6 +567,20 @@ func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
 		}
 	}
 	return p.end(ctx, t)
+}
+
+// updateStateGauges sets the gauges summed over the assigned partitions.
+func (p *Pipeline) updateStateGauges() {
+	live, buffered := 0, 0
+	p.mu.Lock()
+	for _, proc := range p.procs {
+		st := proc.Engine.Stats()
+		live += st.LiveStates
+		buffered += st.Buffered
+	}
+	p.mu.Unlock()
+	p.m.LiveStates.Set(float64(live))
+	p.m.Buffered.Set(float64(buffered))
 }
 
 // alertHost reads host.id from an alert document.

@@ -26,6 +26,7 @@ func (p *Pipeline) restore(ctx context.Context, offsets map[string]map[int32]kgo
 				p.procs[tp] = proc
 			}
 			p.mu.Unlock()
+			p.updateStateGauges()
 			return adjusted, nil
 		}
 		lastErr = err
