@@ -284,7 +284,7 @@ func TestSecureMissingStateReadOnRestart(t *testing.T) {
 		// A preflight that demands state Read at every start is also right.
 		out := p1.log()
 		t.Logf("FAILCASE missing-state-read(first start) exit=%d message=%q", p1.exitCode, lastLines(out, 2))
-		if p1.exitCode == 0 || !strings.Contains(out, n.State) {
+		if p1.exitCode != 1 || !strings.Contains(out, n.State) {
 			t.Fatalf("run 1 exited %d without naming the state topic %s:\n%s", p1.exitCode, n.State, tail(p1.logPath, 10))
 		}
 		return
@@ -445,4 +445,51 @@ func TestSecureACLCommand(t *testing.T) {
 	}
 	acl("--remove", "--force", "--allow-principal", "User:reader", "--operation", "Read", "--topic", topic)
 	waitFor(t, 20*time.Second, "the removed ACL to be gone", func() bool { return described() == 0 })
+}
+
+// TestSecureGrantRevokedAtRuntime: a processor that started with every grant
+// loses Write on the alerts topic while it runs; the next alert must stop it
+// with exit 1 within failBound of the revocation, naming the topic, instead
+// of aborting and retrying forever.
+func TestSecureGrantRevokedAtRuntime(t *testing.T) {
+	sc := secureKafka(t)
+	e := newSecureEnv(t, sc)
+	n := e.names
+	events, total := genEvents(t, t.TempDir(), "events.ndjson", true, genArgs("406", 4000)...)
+	e.createAll(n)
+	const instance = "sec-revoke"
+	e.allow(processorGrants("User:processor", n, instance)...)
+	e.produceLines(splitFile(t, events, 0, total/2), n.Input)
+	p := e.startProcessor("processor", secureRunArgs(n, instance, sc.saslFlags("processor", "SCRAM-SHA-512"), faultArgs...)...)
+	w := watchReady(p)
+	e.waitCaughtUp(n, 2*time.Minute, p)
+	waitFor(t, 30*time.Second, "/readyz 200 before the revocation", func() bool {
+		p.requireRunning()
+		_, ok, _ := w.result()
+		return ok > 0
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	alertsWrite := grant{"User:processor", "topic", n.Alerts, kadm.OpWrite}
+	if _, err := e.adm.DeleteACLs(ctx, alertsWrite.builder()); err != nil {
+		t.Fatalf("deleting %s: %v", alertsWrite, err)
+	}
+	revoked := time.Now()
+	e.produceLines(splitFile(t, events, total/2, total), n.Input)
+	select {
+	case <-p.done:
+	case <-time.After(failBound + 30*time.Second):
+		t.Fatalf("processor still running %s after Write on %s was revoked; last lines:\n%s", time.Since(revoked).Round(time.Second), n.Alerts, tail(p.logPath, 20))
+	}
+	took := time.Since(revoked)
+	out := p.log()
+	t.Logf("FAILCASE alerts-write-revoked-at-runtime exit=%d seconds_after_revocation=%.1f message=%q", p.exitCode, took.Seconds(), lastLines(out, 2))
+	if p.exitCode != 1 || took > failBound {
+		t.Errorf("exit %d %s after the revocation, want 1 within %s", p.exitCode, took.Round(time.Millisecond), failBound)
+	}
+	if !strings.Contains(out, n.Alerts) || !authzRe.MatchString(out) {
+		t.Errorf("the log does not name %s and an authorization failure; last lines:\n%s", n.Alerts, tail(p.logPath, 10))
+	}
+	checkNoSecrets(t, "the processor's log (debug)", out, sc.secrets(t))
 }
