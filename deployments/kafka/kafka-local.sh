@@ -27,6 +27,10 @@
 #                  acl --list; acl --remove --force ... (kafka-tools jars are fetched
 #                  into the jar cache on first use)
 #   fetch-tools    download the kafka-tools jars; prints their lib dir
+#   compose-secrets DIR
+#                  write the secrets and broker configuration docker-compose.secure.yml
+#                  mounts (a CA, a certificate for kafka/localhost, user passwords and
+#                  client certificates) into DIR, e.g. deployments/secure; starts nothing
 #   down           stop every node (SIGTERM, then SIGKILL after a timeout), remove state
 #   brokers        print the bootstrap list, comma separated (e.g. 127.0.0.1:19092);
 #                  `brokers --mtls`: the mTLS listener's list (secure --mtls cluster)
@@ -621,6 +625,7 @@ main() {
       fi
       ;;
     secure-env) cmd_secure_env ;;
+    compose-secrets) cmd_compose_secrets "${1:-}" ;;
     acl) cmd_acl "$@" ;;
     fetch-tools) fetch_tools; echo "$TOOLS_LIB" ;;
     kill | stop | pause | resume) cmd_signal "$cmd" "${1:-}" ;;
