@@ -71,8 +71,10 @@ func (b Binding) String() string {
 	if b.Pattern == Prefixed {
 		name = fmt.Sprintf("prefixed %q", b.Name)
 	}
-	return fmt.Sprintf("%s %s %s", b.Operation, strings.ToLower(b.Resource), name)
+	return fmt.Sprintf("%s %s %s", b.Operation, resourceWords[b.Resource], name)
 }
+
+var resourceWords = map[string]string{Topic: "topic", Group: "group", TransactionalID: "transactional ID", Cluster: "cluster"}
 
 // Config is what decides the ACLs of one deployment.
 type Config struct {

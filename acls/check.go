@@ -267,7 +267,10 @@ func checkTxnID(ctx context.Context, cl *kgo.Client, b Binding) (string, error) 
 	})
 	switch {
 	case errors.Is(err, kerr.TransactionalIDAuthorizationFailed):
-		return fmt.Sprintf("TRANSACTIONAL_ID_AUTHORIZATION_FAILED for %q", id), nil
+		if b.Pattern == Prefixed {
+			return fmt.Sprintf("TRANSACTIONAL_ID_AUTHORIZATION_FAILED for %q", id), nil
+		}
+		return "TRANSACTIONAL_ID_AUTHORIZATION_FAILED", nil
 	case err == nil, errors.Is(err, kerr.InvalidTransactionTimeout):
 		return "", nil
 	}

@@ -50,11 +50,7 @@ func preflight(ctx context.Context, conn *kafkaconn.Config, cfg pipeline.Config,
 	err = acls.Check(cctx, cl, bs)
 	var missing *acls.MissingError
 	if errors.As(err, &missing) {
-		who := conn.Principal()
-		if who == "" {
-			who = "this client"
-		}
-		return fmt.Errorf("%s lacks Kafka permissions: %w (`processor acls` prints the grants this configuration needs)", who, err)
+		return fmt.Errorf("%s lacks Kafka permissions: %w (`processor acls` prints the grants this configuration needs)", principalOf(conn), err)
 	}
 	var unchecked *acls.UncheckedError
 	if errors.As(err, &unchecked) {
@@ -66,6 +62,14 @@ func preflight(ctx context.Context, conn *kafkaconn.Config, cfg pipeline.Config,
 	if err != nil {
 		return fmt.Errorf("startup authorization check: %w", err)
 	}
-	log.Info("kafka connection and permissions checked", "kafka", conn.Describe(), "principal", conn.Principal(), "grants_checked", len(bs))
+	log.Info("kafka connection and permissions checked", "kafka", conn.Describe(), "principal", principalOf(conn), "grants_checked", len(bs))
 	return nil
+}
+
+// principalOf names the principal the brokers most likely see.
+func principalOf(conn *kafkaconn.Config) string {
+	if p := conn.Principal(); p != "" {
+		return p
+	}
+	return "User:ANONYMOUS"
 }
