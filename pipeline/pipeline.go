@@ -226,7 +226,7 @@ func (p *Pipeline) loop(ctx context.Context) error {
 		}
 		if errp := p.fatal.Load(); errp != nil {
 			p.abortOpen(work, t)
-			return fmt.Errorf("%w: %w", ErrFatal, *errp)
+			return *errp // wraps ErrFatal
 		}
 		p.updateLag()
 		if ctx.Err() != nil {
@@ -245,7 +245,7 @@ func (p *Pipeline) loop(ctx context.Context) error {
 		if fetches.IsClientClosed() {
 			return nil
 		}
-		if !t.begun && p.rebalanced.Load() {
+		if !t.begun && p.rebalanced.Load() && p.sess != nil {
 			// Rebalance callbacks ran since the last poll: reset the
 			// session before processing anything. The polled records
 			// are fetched again from the committed offsets.
