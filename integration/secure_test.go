@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -492,4 +493,70 @@ func TestSecureGrantRevokedAtRuntime(t *testing.T) {
 		t.Errorf("the log does not name %s and an authorization failure; last lines:\n%s", n.Alerts, tail(p.logPath, 10))
 	}
 	checkNoSecrets(t, "the processor's log (debug)", out, sc.secrets(t))
+}
+
+// TestSecureProcessorACLsGrantEnough: the bindings `processor acls` prints,
+// applied with `kafka-local.sh acl` (the kafka-acls command lines as
+// printed), are enough to run; `processor acls --check` as the processor
+// fails before they are granted and passes after.
+func TestSecureProcessorACLsGrantEnough(t *testing.T) {
+	sc := secureKafka(t)
+	e := newSecureEnv(t, sc)
+	n := e.names
+	events, _ := genEvents(t, t.TempDir(), "events.ndjson", true, genArgs("407", 3000)...)
+	want := evalAlerts(t, events)
+	e.createAll(n)
+	e.produceLines(events, n.Input)
+	config := []string{"--group", n.Group, "--input-topic", n.Input, "--alerts-topic", n.Alerts,
+		"--dlq-topic", n.DLQ, "--state-topic", n.State}
+	check := append(append([]string{"acls", "--check"}, sc.saslFlags("processor", "SCRAM-SHA-512")...), config...)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = e.adm.DeleteACLs(ctx, kadm.NewACLs().Allow("User:processor").AllowHosts("*").Operations(kadm.OpAny).
+			ResourcePatternType(kadm.ACLPatternAny).Topics(n.Input, n.Alerts, n.DLQ, n.State).Groups(n.Group).
+			TransactionalIDs("eqlstream-"+n.Group+"-"))
+	})
+
+	code, took, out := runBounded(t, failBound+15*time.Second, check...)
+	t.Logf("FAILCASE acls-check-before-grants exit=%d seconds=%.1f message=%q", code, took.Seconds(), lastLines(out, 2))
+	if code != 1 {
+		t.Errorf("processor acls --check before any grant: exit %d, want 1:\n%s", code, lastLines(out, 10))
+	}
+
+	printed := runTool(t, time.Minute, append([]string{"acls", "--format", "commands", "--principal", "User:processor"}, config...)...)
+	script, err := filepath.Abs(filepath.Join("..", "deployments", "kafka", "kafka-local.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(printed)), "\n") {
+		f := strings.Fields(strings.ReplaceAll(line, "'", ""))
+		i := slices.Index(f, "--add")
+		if len(f) == 0 || f[0] != "kafka-acls.sh" || i < 0 {
+			t.Fatalf("processor acls printed %q, want kafka-acls.sh ... --add ...", line)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, script, append([]string{"acl"}, f[i:]...)...)
+		cmd.Env = append(os.Environ(), "EQLSTREAM_KAFKA_STATE="+sc.dir)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Fatalf("kafka-local.sh acl %s: %v\n%s", strings.Join(f[i:], " "), err, out)
+		}
+		lines++
+	}
+	t.Logf("applied %d kafka-acls command lines printed by processor acls", lines)
+
+	waitFor(t, 30*time.Second, "processor acls --check to pass after the grants", func() bool {
+		code, _, _ = runBounded(t, failBound, check...)
+		return code == 0
+	})
+	p := e.startProcessor("processor", secureRunArgs(n, "sec-acls", sc.saslFlags("processor", "SCRAM-SHA-512"), faultArgs...)...)
+	e.waitCaughtUp(n, 2*time.Minute, p)
+	e.waitQuiet(3*time.Second, time.Minute, p, n.Alerts, n.State)
+	checkExactlyOnce(t, want, topicAlerts(t, e.readCommitted(n.Alerts, time.Minute)))
+	if code, took := p.terminate(sigtermBound); code != 0 {
+		t.Errorf("processor exited with code %d after SIGTERM (in %s), want 0", code, took)
+	}
 }
