@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -366,6 +367,7 @@ type readyWatch struct {
 	mu           sync.Mutex
 	polls, ok200 int
 	firstOK      time.Duration
+	lastOK       time.Time // when the last 200 was sent for
 	done         chan struct{}
 }
 
@@ -382,6 +384,7 @@ func watchReady(p *proc) *readyWatch {
 				}
 			}
 			if addr != "" {
+				asked := time.Now()
 				if resp, err := client.Get("http://" + addr + "/readyz"); err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
@@ -392,6 +395,7 @@ func watchReady(p *proc) *readyWatch {
 							w.firstOK = time.Since(p.started)
 						}
 						w.ok200++
+						w.lastOK = asked
 					}
 					w.mu.Unlock()
 				}
@@ -400,6 +404,29 @@ func watchReady(p *proc) *readyWatch {
 		}
 	}()
 	return w
+}
+
+// lastOKAt is when the last /readyz request that got 200 was sent.
+func (w *readyWatch) lastOKAt() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lastOK
+}
+
+var logTimeRe = regexp.MustCompile(`time=(\S+)`)
+
+// firstLogTime returns the time of the first log line for which match holds.
+func firstLogTime(log string, match func(string) bool) (time.Time, bool) {
+	for _, line := range strings.Split(log, "\n") {
+		if match(line) {
+			if m := logTimeRe.FindStringSubmatch(line); m != nil {
+				if ts, err := time.Parse(time.RFC3339Nano, m[1]); err == nil {
+					return ts, true
+				}
+			}
+		}
+	}
+	return time.Time{}, false
 }
 
 func (w *readyWatch) result() (polls, ok200 int, firstOK time.Duration) {
