@@ -102,8 +102,8 @@ func Check(ctx context.Context, cl *kgo.Client, bs []Binding) error {
 						miss(b, cause)
 					}
 				}
-			case errors.Is(err, kerr.TopicAuthorizationFailed):
-				exists[b.Name] = true // or not: the principal may not know
+			case errors.Is(err, kerr.TopicAuthorizationFailed) && b.Operation != Create:
+				// Create is checked below: the topic may be missing
 				miss(b, "TOPIC_AUTHORIZATION_FAILED: not even Describe")
 			}
 		}
@@ -114,6 +114,7 @@ func Check(ctx context.Context, cl *kgo.Client, bs []Binding) error {
 		var err error
 		switch {
 		case b.Resource == Topic && b.Operation == Create && !exists[b.Name]:
+			// only missing topics are created; this one may exist unseen
 			cause, err = checkCreate(ctx, cl, b.Name)
 		case b.Resource == Group:
 			cause, err = checkGroup(ctx, cl, b)
@@ -176,7 +177,7 @@ func checkCreate(ctx context.Context, cl *kgo.Client, topic string) (string, err
 	}
 	for _, t := range resp.Topics {
 		if e := kerr.ErrorForCode(t.ErrorCode); errors.Is(e, kerr.TopicAuthorizationFailed) || errors.Is(e, kerr.ClusterAuthorizationFailed) {
-			return e.(*kerr.Error).Message, nil
+			return e.(*kerr.Error).Message + " (CreateTopics, validate only)", nil
 		}
 	}
 	return "", nil

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // ProbeError is a failed startup probe: which brokers, what most likely went
@@ -47,10 +49,11 @@ func (c *Config) Probe(ctx context.Context, log *slog.Logger) error {
 	}
 	defer cl.Close()
 	var last error
+	backoff := 250 * time.Millisecond
 	for {
 		err := cl.Ping(pctx)
 		if err == nil {
-			return nil
+			return c.probeAdvertised(pctx, cl)
 		}
 		if ctx.Err() != nil {
 			return ctx.Err() // stopped by the caller (signal), not a probe failure
@@ -67,8 +70,9 @@ func (c *Config) Probe(ctx context.Context, log *slog.Logger) error {
 		}
 		select {
 		case <-pctx.Done():
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(backoff):
 		}
+		backoff = min(2*backoff, 2*time.Second)
 	}
 	if isTimeout(last) {
 		if d := hook.last(); d != nil {
@@ -83,6 +87,28 @@ func (c *Config) Probe(ctx context.Context, log *slog.Logger) error {
 		hint = fmt.Sprintf("no usable answer within %v (--connect-timeout); last: %s", c.ConnectTimeout, hint)
 	}
 	return &ProbeError{Target: c.Describe(), Hint: hint, Err: last}
+}
+
+// probeAdvertised reaches every broker the cluster advertises: the seeds
+// answering is not enough when advertised.listeners name addresses this
+// client cannot reach (a container's or pod's internal name, say).
+func (c *Config) probeAdvertised(ctx context.Context, cl *kgo.Client) error {
+	req := kmsg.NewPtrMetadataRequest()
+	req.Topics = []kmsg.MetadataRequestTopic{}
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		hint, _ := c.hint(err)
+		return &ProbeError{Target: c.Describe(), Hint: hint, Err: err}
+	}
+	for _, m := range resp.Brokers {
+		if _, err := cl.Broker(int(m.NodeID)).Request(ctx, req); err != nil {
+			hint, _ := c.hint(err)
+			return &ProbeError{Target: c.Describe(), Err: err, Hint: fmt.Sprintf(
+				"the seed brokers answer, but broker %d, advertised as %s, cannot be reached (check the brokers' advertised.listeners): %s",
+				m.NodeID, net.JoinHostPort(m.Host, strconv.Itoa(int(m.Port))), hint)}
+		}
+	}
+	return nil
 }
 
 // dialHook remembers the last failed dial, the cause behind a timeout.
@@ -158,6 +184,13 @@ func (c *Config) hint(err error) (hint string, final bool) {
 			return "the broker closed the connection: the listener probably requires SASL (add --sasl-mechanism) or a client certificate", true
 		}
 		return "the broker closed the connection; it may have rejected the SASL login", true
+	case strings.Contains(err.Error(), "appear to be a tls alert record"):
+		// franz-go's reading of a TLS alert where a Kafka response should be
+		return "the broker answered with TLS: the listener expects TLS (add --tls and --tls-ca)", true
+	case strings.Contains(err.Error(), "the beginning of an HTTP response"):
+		return "an HTTP server answered, not Kafka: check the broker port", true
+	case strings.Contains(err.Error(), "invalid large response size"):
+		return "the answer is not Kafka's (wrong port, or TLS on one side only?)", true
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "nothing is listening there (is the broker up and the port right?)", false
 	case errors.As(err, &dnsErr):

@@ -90,6 +90,8 @@ func TestProbeFailuresNameTheCause(t *testing.T) {
 			"no usable answer within 1s (--connect-timeout); last: nothing is listening there", 2 * time.Second},
 		{"plaintext to a TLS port", Options{Brokers: tlsAddr},
 			"the broker closed the connection: the listener probably expects TLS (add --tls)", time.Second},
+		{"plaintext to a TLS port that sends an alert", Options{Brokers: tlsAlerter(t)},
+			"the broker answered with TLS: the listener expects TLS (add --tls and --tls-ca)", time.Second},
 		{"TLS to a plaintext port", Options{Brokers: kafkaLikeCloser(t), TLS: true},
 			"the broker closed the connection during the TLS handshake: the listener is probably plaintext (remove --tls or use the TLS port)", time.Second},
 		{"TLS to a port that answers in plaintext", Options{Brokers: plaintextAnswerer(t), TLS: true},
@@ -246,4 +248,14 @@ func fakeListener(t *testing.T, serve func(net.Conn)) string {
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// tlsAlerter answers a plaintext request with a TLS alert record, as a real
+// Kafka TLS listener does.
+func tlsAlerter(t *testing.T) string {
+	return fakeListener(t, func(c net.Conn) {
+		_, _ = c.Read(make([]byte, 4))
+		_, _ = c.Write([]byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50})
+		time.Sleep(100 * time.Millisecond)
+	})
 }

@@ -160,6 +160,6 @@ func checkACLs(conn *kafkaconn.Config, bs []acls.Binding, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "acls: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stderr, "acls: %s holds all %d bindings\n", principalOf(conn), len(bs))
+	fmt.Fprintf(stderr, "acls: %s holds all %d bindings (Create is checked only for topics that do not exist)\n", principalOf(conn), len(bs))
 	return exitOK
 }
