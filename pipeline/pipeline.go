@@ -147,7 +147,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		kgo.OnPartitionsRevoked(p.drop("revoked")),
 		kgo.OnPartitionsLost(p.drop("lost")),
 		kgo.FetchMaxWait(max(p.cfg.CommitInterval, 50*time.Millisecond)),
-		kgo.RecordDeliveryTimeout(p.cfg.TransactionTimeout),
+		// A record that cannot be delivered fails well within the
+		// transaction timeout, so the abort reaches the coordinator before
+		// it times the transaction out and fences the producer.
+		kgo.RecordDeliveryTimeout(max(p.cfg.TransactionTimeout/2, time.Second)),
 		kgo.SessionTimeout(p.cfg.SessionTimeout),
 		kgo.HeartbeatInterval(max(p.cfg.SessionTimeout/10, 500*time.Millisecond)),
 		kgo.RebalanceTimeout(2*p.cfg.TransactionTimeout+10*time.Second),

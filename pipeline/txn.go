@@ -80,9 +80,9 @@ func (p *Pipeline) end(ctx context.Context, t *txn) error {
 			p.produce(ctx, t, &kgo.Record{Topic: p.cfg.StateTopic, Partition: proc.TP.Partition, Key: sr.Key, Value: sr.Value})
 		}
 	}
+	perr := t.promise.Err() // waits for every record (RecordDeliveryTimeout bounds it)
 	endCtx, cancel := context.WithTimeout(ctx, 2*p.cfg.TransactionTimeout)
 	defer cancel()
-	perr := t.promise.Err()
 	t.errMu.Lock()
 	errTopic := t.errTopic
 	t.errMu.Unlock()
