@@ -265,7 +265,7 @@ func (p *Pipeline) loop(ctx context.Context) error {
 		if !fetches.Empty() {
 			if !t.begun {
 				if err := p.begin(t); err != nil {
-					return fmt.Errorf("%w: begin transaction: %w", ErrFatal, err)
+					return p.classify("begin transaction", err)
 				}
 			}
 			if err := p.processFetches(work, t, fetches); err != nil {
@@ -516,7 +516,7 @@ func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
 		p.log.Info("idle flush", "topic", proc.TP.Topic, "partition", proc.TP.Partition, "buffered", proc.Engine.Stats().Buffered)
 	}
 	if err := p.begin(t); err != nil {
-		return fmt.Errorf("%w: begin transaction: %w", ErrFatal, err)
+		return p.classify("begin transaction", err)
 	}
 	for _, proc := range idle {
 		t.touched[proc] = struct{}{}

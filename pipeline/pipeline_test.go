@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -116,7 +118,8 @@ func TestHealableProduceErrorsRetryWhileNotReady(t *testing.T) {
 	})
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
-	p, err := New(cfg, set, nil, m)
+	var logBuf syncBuffer
+	p, err := New(cfg, set, slog.New(slog.NewTextHandler(&logBuf, nil)), m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,9 +168,37 @@ func TestHealableProduceErrorsRetryWhileNotReady(t *testing.T) {
 			retrying = true
 		}
 	}
+	abortLine := ""
+	for _, l := range strings.Split(logBuf.String(), "\n") {
+		if strings.Contains(l, "transaction aborted") {
+			abortLine = l
+			break
+		}
+	}
+	t.Logf("abort log line: %s", abortLine)
+	if !strings.Contains(abortLine, "level=WARN") || !strings.Contains(abortLine, "cause=produce_error") || !strings.Contains(abortLine, `detail="producing to`) {
+		t.Errorf("the abort is not logged at warn with its cause: %q", abortLine)
+	}
 	if !retrying {
 		t.Errorf("never seen not ready while retrying; not-ready reasons seen: %q", uniq(notReady))
 	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func uniq(s []string) []string {
