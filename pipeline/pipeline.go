@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/eqlstream/eqlstream/faults"
 	"github.com/eqlstream/eqlstream/health"
 	"github.com/eqlstream/eqlstream/partition"
 	"github.com/eqlstream/eqlstream/rules"
@@ -496,6 +497,9 @@ func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
 	}
 	owned, err := p.ownedNow(ctx, tps)
 	if err != nil {
+		if f := faults.Classify(err, p.scope("Describe", "")); f != nil {
+			return fmt.Errorf("%w: describing the group before an idle flush: %w", ErrFatal, f)
+		}
 		p.log.Debug("idle flush postponed: group ownership not confirmed", "err", err)
 		return nil
 	}
