@@ -4,7 +4,7 @@ PKGS      ?= ./...
 SEED      ?= 1
 DURATION  ?= 3m
 
-.PHONY: mutants all build test unit perf-guards integration vet fmt-check fuzz bench demo kafka-up kafka-down chaos chaos-ci clean
+.PHONY: mutants all build test unit perf-guards integration vet fmt-check fuzz bench demo kafka-up kafka-down kafka-secure-up kafka-secure-env kafka-secure-down chaos chaos-ci clean
 
 # chaos: the exactly-once proof on a 3-node cluster (started here unless
 # KAFKA_BROKERS and KAFKA_LOCAL point at one). MODE= runs a negative control:
@@ -71,6 +71,23 @@ kafka-up:
 
 kafka-down:
 	deployments/kafka/kafka-local.sh down
+
+# A secured node (SASL_SSL, mTLS, ACLs) beside the plaintext one, for
+# integration/secure_test.go: eval "$$(make -s kafka-secure-env)" exports
+# KAFKA_SECURE_BROKERS, KAFKA_SECURE_DIR and friends.
+SECURE_KAFKA = EQLSTREAM_KAFKA_STATE=$${EQLSTREAM_KAFKA_SECURE_STATE:-/tmp/eqlstream-kafka-secure} \
+	EQLSTREAM_KAFKA_BROKER_PORT=$${EQLSTREAM_KAFKA_SECURE_BROKER_PORT:-19192} \
+	EQLSTREAM_KAFKA_CONTROLLER_PORT=$${EQLSTREAM_KAFKA_SECURE_CONTROLLER_PORT:-19193} \
+	EQLSTREAM_KAFKA_MTLS_PORT=$${EQLSTREAM_KAFKA_SECURE_MTLS_PORT:-19292} \
+	deployments/kafka/kafka-local.sh
+kafka-secure-up:
+	$(SECURE_KAFKA) up --secure --mtls 1
+
+kafka-secure-env:
+	@$(SECURE_KAFKA) secure-env
+
+kafka-secure-down:
+	$(SECURE_KAFKA) down
 
 chaos:
 	@set -e; \

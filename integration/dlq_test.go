@@ -221,8 +221,8 @@ func hostOf(t testing.TB, event []byte) string {
 // each landed.
 func (e *env) produceRecords(topic string, out []*sent) {
 	e.t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...), kgo.DefaultProduceTopic(topic),
-		kgo.ProducerBatchMaxBytes(1<<20))
+	cl, err := kgo.NewClient(append(e.clientOpts(), kgo.DefaultProduceTopic(topic),
+		kgo.ProducerBatchMaxBytes(1<<20))...)
 	if err != nil {
 		e.t.Fatal(err)
 	}

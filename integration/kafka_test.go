@@ -69,6 +69,7 @@ func dockerReachable() bool {
 type env struct {
 	t       testing.TB
 	brokers []string
+	opts    []kgo.Opt // connection options (TLS, SASL) of every client it makes
 	cl      *kgo.Client
 	adm     *kadm.Client
 	rf      int16
@@ -143,6 +144,11 @@ func (e *env) cleanupTopics(n names) {
 }
 
 func (e *env) brokerList() string { return strings.Join(e.brokers, ",") }
+
+// clientOpts are the seed brokers and connection options for a new client.
+func (e *env) clientOpts() []kgo.Opt {
+	return append([]kgo.Opt{kgo.SeedBrokers(e.brokers...)}, e.opts...)
+}
 
 // createTopic creates topic with the given partitions and waits until its
 // partitions have leaders.
@@ -394,12 +400,12 @@ func (e *env) readCommitted(topic string, timeout time.Duration) []*kgo.Record {
 	if len(need) == 0 {
 		return nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.brokers...),
+	cl, err := kgo.NewClient(append(e.clientOpts(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: consume}),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxWait(200*time.Millisecond),
-	)
+	)...)
 	if err != nil {
 		e.t.Fatal(err)
 	}

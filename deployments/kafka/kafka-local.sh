@@ -13,8 +13,27 @@
 #                  nodes, wait until every node logs "Kafka Server started", print
 #                  the bootstrap list (if that cluster is already running: restart
 #                  any of its stopped nodes, print the bootstrap list)
+#   up --secure [--mtls] [1|3]
+#                  the same, secured: SASL_SSL (SCRAM-SHA-512, SCRAM-SHA-256, PLAIN)
+#                  with a CA and server certificate generated into the state dir,
+#                  StandardAuthorizer denying by default, super user admin, users
+#                  admin processor producer reader with password files; --mtls adds
+#                  an SSL listener requiring client certificates (principal = CN) and
+#                  a certificate per user. Layout: deployments/kafka/kafka-local-secure.sh
+#   secure-env     (secure cluster) print `export KAFKA_SECURE_*=` lines: bootstrap
+#                  lists, state dir, CA, admin client config; and each user's files
+#   acl ARGS...    (secure cluster) org.apache.kafka.tools.AclCommand as admin, e.g.
+#                  acl --add --allow-principal User:processor --operation Read --topic T
+#                  acl --list; acl --remove --force ... (kafka-tools jars are fetched
+#                  into the jar cache on first use)
+#   fetch-tools    download the kafka-tools jars; prints their lib dir
+#   compose-secrets DIR
+#                  write the secrets and broker configuration docker-compose.secure.yml
+#                  mounts (a CA, a certificate for kafka/localhost, user passwords and
+#                  client certificates) into DIR, e.g. deployments/secure; starts nothing
 #   down           stop every node (SIGTERM, then SIGKILL after a timeout), remove state
-#   brokers        print the bootstrap list, comma separated (e.g. 127.0.0.1:19092)
+#   brokers        print the bootstrap list, comma separated (e.g. 127.0.0.1:19092);
+#                  `brokers --mtls`: the mTLS listener's list (secure --mtls cluster)
 #   kill N         SIGKILL node N
 #   stop N         SIGTERM node N and wait for it to exit (SIGKILL after the timeout)
 #   start N        restart node N with its existing data and wait until it is ready
@@ -34,6 +53,9 @@
 #   EQLSTREAM_KAFKA_START_TIMEOUT    seconds to wait for readiness (default 120)
 #   EQLSTREAM_KAFKA_STOP_TIMEOUT     seconds between SIGTERM and SIGKILL (default 30)
 #   EQLSTREAM_KAFKA_AUTO_CREATE      auto.create.topics.enable (default true)
+#   EQLSTREAM_KAFKA_MTLS_PORT        first mTLS port with --mtls (default broker port + 100)
+#   EQLSTREAM_KAFKA_SECURE_USERS     users of a secure cluster (default: admin processor
+#                                    producer reader; admin is always created)
 set -euo pipefail
 
 KAFKA_VERSION=${EQLSTREAM_KAFKA_VERSION:-4.1.1}
@@ -58,26 +80,44 @@ broker_port() { echo $((BROKER_PORT + 2 * ($1 - 1))); }
 controller_port() { echo $((CONTROLLER_PORT + 2 * ($1 - 1))); }
 node_dir() { echo "$STATE/node-$1"; }
 
+# shellcheck source=deployments/kafka/kafka-local-secure.sh
+source "$(dirname "${BASH_SOURCE[0]}")/kafka-local-secure.sh"
+
 # ---------------------------------------------------------------- jars
+
+# dep GROUP ARTIFACT VERSION: one <dependency> element.
+dep() {
+  printf '    <dependency><groupId>%s</groupId><artifactId>%s</artifactId><version>%s</version></dependency>\n' "$1" "$2" "$3"
+}
 
 fetch() {
   [[ -f $LIB/.complete ]] && return 0
+  # Kafka 4.x pins slf4j-api 1.7.x, so the log4j2 binding is log4j-slf4j-impl
+  # (the one Kafka's own distribution ships), not log4j-slf4j2-impl.
+  mvn_fetch "$LIB" "kafka_2.13-$KAFKA_VERSION.jar" "$(dep org.apache.kafka kafka_2.13 "$KAFKA_VERSION")
+$(dep org.apache.logging.log4j log4j-core "$LOG4J_VERSION")
+$(dep org.apache.logging.log4j log4j-slf4j-impl "$LOG4J_VERSION")"
+}
+
+# mvn_fetch LIBDIR JAR DEPENDENCIES: copy the runtime closure of DEPENDENCIES (XML) into
+# LIBDIR through a generated pom, once (LIBDIR/.complete), under a lock.
+mvn_fetch() {
+  local lib=$1 jar=$2 deps=$3
+  [[ -f $lib/.complete ]] && return 0
   command -v java >/dev/null || die "java not found (Java 17+ is needed)"
   command -v mvn >/dev/null || die "mvn not found"
   mkdir -p "$KAFKA_HOME/$KAFKA_VERSION"
-  local lock=$KAFKA_HOME/$KAFKA_VERSION/.lock
+  local lock=$lib.lock
   (
     if command -v flock >/dev/null; then
       exec 9>"$lock"
       flock 9
     fi
-    [[ -f $LIB/.complete ]] && exit 0
-    log "fetching Kafka $KAFKA_VERSION jars from Maven Central into $LIB"
-    local pomdir=$KAFKA_HOME/$KAFKA_VERSION/pom
-    rm -rf "$LIB" "$pomdir"
+    [[ -f $lib/.complete ]] && exit 0
+    log "fetching $(basename "$lib") jars ($jar and dependencies) from Maven Central into $lib"
+    local pomdir=$lib.pom
+    rm -rf "$lib" "$pomdir"
     mkdir -p "$pomdir"
-    # Kafka 4.x pins slf4j-api 1.7.x, so the log4j2 binding is log4j-slf4j-impl
-    # (the one Kafka's own distribution ships), not log4j-slf4j2-impl.
     cat >"$pomdir/pom.xml" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -86,37 +126,23 @@ fetch() {
   <version>1</version>
   <packaging>pom</packaging>
   <dependencies>
-    <dependency>
-      <groupId>org.apache.kafka</groupId>
-      <artifactId>kafka_2.13</artifactId>
-      <version>$KAFKA_VERSION</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-core</artifactId>
-      <version>$LOG4J_VERSION</version>
-    </dependency>
-    <dependency>
-      <groupId>org.apache.logging.log4j</groupId>
-      <artifactId>log4j-slf4j-impl</artifactId>
-      <version>$LOG4J_VERSION</version>
-    </dependency>
+$deps
   </dependencies>
 </project>
 EOF
     local try
     for try in 1 2 3; do
       if (cd "$pomdir" && mvn -q -B -Dstyle.color=never "$DEPENDENCY_PLUGIN:copy-dependencies" \
-        -DincludeScope=runtime -DoutputDirectory="$LIB" >"$pomdir/mvn.log" 2>&1); then
-        ls "$LIB"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null || die "kafka_2.13 jar missing in $LIB"
-        touch "$LIB/.complete"
+        -DincludeScope=runtime -DoutputDirectory="$lib" >"$pomdir/mvn.log" 2>&1); then
+        ls "$lib/$jar" >/dev/null || die "$jar missing in $lib"
+        touch "$lib/.complete"
         exit 0
       fi
       tail -n 40 "$pomdir/mvn.log" >&2 || true
       log "mvn failed (try $try)"
       ((try == 3)) || sleep $((try * 5))
     done
-    die "could not fetch Kafka $KAFKA_VERSION jars"
+    die "could not fetch $jar"
   )
 }
 
@@ -177,7 +203,8 @@ wait_gone() {
 # wait_ports_free N SECONDS: 0 once nothing listens on node N's ports.
 wait_ports_free() {
   local n=$1 deadline=$((SECONDS + $2))
-  while port_busy "$(broker_port "$n")" || port_busy "$(controller_port "$n")"; do
+  while port_busy "$(broker_port "$n")" || port_busy "$(controller_port "$n")" ||
+    { is_mtls && port_busy "$(mtls_port "$n")"; }; do
     ((SECONDS < deadline)) || return 1
     sleep 0.2
   done
@@ -240,16 +267,23 @@ write_server_properties() {
   done
   if ((count >= 3)); then rf=3 misr=2; else rf=1 misr=1; fi
   mkdir -p "$dir/data" "$dir/logs"
+  local listener_props
+  if is_secure; then
+    listener_props=$(secure_listener_props "$n")
+    (umask 077 && : >"$dir/server.properties") # it holds the passwords
+  else
+    listener_props="listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
+advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n")
+inter.broker.listener.name=PLAINTEXT
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+  fi
   cat >"$dir/server.properties" <<EOF
 # Generated by kafka-local.sh: node $n of $count.
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n"),CONTROLLER://127.0.0.1:$(controller_port "$n")
-advertised.listeners=PLAINTEXT://127.0.0.1:$(broker_port "$n")
-inter.broker.listener.name=PLAINTEXT
-controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+$listener_props
 log.dirs=$dir/data
 
 num.network.threads=2
@@ -410,11 +444,16 @@ any_alive() {
 }
 
 start_cluster() {
-  local count=$1 n cluster_id
+  local count=$1 secure=${2:-0} mtls=${3:-0} n cluster_id
   rm -rf "$STATE"
   mkdir -p "$STATE"
   write_log4j
   echo "$count" >"$STATE/nodes"
+  local -a format_extra=()
+  if ((secure)); then
+    secure_prepare "$count" "$mtls"
+    mapfile -t format_extra < <(scram_format_args)
+  fi
   for ((n = 1; n <= count; n++)); do
     wait_ports_free "$n" 20 || die "node $n's ports ($(broker_port "$n"), $(controller_port "$n")) are already in use"
     write_server_properties "$n" "$count"
@@ -426,7 +465,7 @@ start_cluster() {
   for ((n = 1; n <= count; n++)); do
     java -Xmx256m -XX:TieredStopAtLevel=1 "-Dlog4j2.configurationFile=$STATE/log4j2.properties" \
       "-Dkafka.logs.dir=$(node_dir "$n")/logs" -cp "$LIB/*" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$(node_dir "$n")/server.properties" \
+      -t "$cluster_id" -c "$(node_dir "$n")/server.properties" "${format_extra[@]}" \
       >"$(node_dir "$n")/logs/format.log" 2>&1 &
     fpids+=($!)
   done
@@ -447,12 +486,24 @@ start_cluster() {
 }
 
 cmd_up() {
-  local count=${1:-1}
+  local count=1 secure=0 mtls=0 arg
+  for arg in "$@"; do
+    case $arg in
+      --secure) secure=1 ;;
+      --mtls) mtls=1 ;;
+      *) count=$arg ;;
+    esac
+  done
   [[ $count == 1 || $count == 3 ]] || die "up takes 1 or 3 nodes, got '$count'"
+  ((mtls == 0 || secure == 1)) || die "--mtls needs --secure"
+  if ((secure)); then command -v openssl >/dev/null || die "openssl not found (needed by --secure)"; fi
   if any_alive; then
-    local have
+    local have want_mode=plaintext have_mode=plaintext
     have=$(cat "$STATE/nodes")
     [[ $have == "$count" ]] || die "a $have-node cluster is already running in $STATE (run: $0 down)"
+    ((secure)) && want_mode="secure mtls=$mtls"
+    is_secure && have_mode="secure mtls=$(secure_conf mtls)"
+    [[ $have_mode == "$want_mode" ]] || die "a $have_mode cluster is already running in $STATE (run: $0 down)"
     local n
     for ((n = 1; n <= have; n++)); do
       alive_pid "$n" >/dev/null || cmd_start "$n"
@@ -464,8 +515,14 @@ cmd_up() {
   fetch
   local start=$SECONDS attempt
   for attempt in 1 2; do
-    if start_cluster "$count"; then
-      log "$count-node cluster ready in $((SECONDS - start))s (Kafka $KAFKA_VERSION, state $STATE)"
+    if start_cluster "$count" "$secure" "$mtls"; then
+      local what=""
+      if ((secure)); then
+        what=" secured (SASL_SSL"
+        if ((mtls)); then what+=", mTLS on $(cat "$STATE/bootstrap-mtls")"; fi
+        what+="; '$0 secure-env' prints the files)"
+      fi
+      log "$count-node cluster$what ready in $((SECONDS - start))s (Kafka $KAFKA_VERSION, state $STATE)"
       bootstrap
       return 0
     fi
@@ -559,7 +616,18 @@ main() {
     fetch) fetch; echo "$LIB" ;;
     up) cmd_up "$@" ;;
     down) cmd_down ;;
-    brokers) bootstrap ;;
+    brokers)
+      if [[ ${1:-} == --mtls ]]; then
+        is_mtls || die "the cluster in $STATE has no mTLS listener (run: $0 up --secure --mtls)"
+        secure_bootstrap mtls_port
+      else
+        bootstrap
+      fi
+      ;;
+    secure-env) cmd_secure_env ;;
+    compose-secrets) cmd_compose_secrets "${1:-}" ;;
+    acl) cmd_acl "$@" ;;
+    fetch-tools) fetch_tools; echo "$TOOLS_LIB" ;;
     kill | stop | pause | resume) cmd_signal "$cmd" "${1:-}" ;;
     start) cmd_start "${1:-}" ;;
     pid)
