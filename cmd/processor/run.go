@@ -20,7 +20,6 @@ import (
 	"github.com/eqlstream/eqlstream/pipeline"
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -139,7 +138,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitUsage
 	}
-	return runPipeline(ctx, cfg, ruleSet, log, f.metricsAddr, nil)
+	return runPipeline(ctx, cfg, ruleSet, log, f.metricsAddr, nil, nil)
 }
 
 func (f *runFlags) config() (pipeline.Config, error) {
@@ -221,12 +220,13 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, o))
 }
 
-// runPipeline runs one pipeline with its metrics server until ctx ends.
-func runPipeline(ctx context.Context, cfg pipeline.Config, set *rules.RuleSet, log *slog.Logger, metricsAddr string, p *pipeline.Pipeline) int {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := pipeline.NewMetrics(reg)
+// runPipeline runs one pipeline with its metrics server until ctx ends. A
+// pipeline built by the caller (p) must have its metrics in reg (see
+// newRegistry); with p nil both are made here.
+func runPipeline(ctx context.Context, cfg pipeline.Config, set *rules.RuleSet, log *slog.Logger, metricsAddr string, p *pipeline.Pipeline, reg *prometheus.Registry) int {
 	if p == nil {
+		var m *pipeline.Metrics
+		reg, m = newRegistry()
 		var err error
 		p, err = pipeline.New(cfg, set, log, m)
 		if err != nil {
