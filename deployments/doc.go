@@ -1,8 +1,10 @@
 // Package deployments holds what it takes to run eqlstream outside a test:
 // the container image (Dockerfile), a local demo (docker-compose.yml), the
-// Kubernetes manifests (k8s/, with an optional KEDA autoscaler in
-// k8s/optional/) and kafka/kafka-local.sh, which runs a real 1- or 3-node
-// KRaft Kafka cluster from Maven Central jars for tests and CI without Docker.
+// Kubernetes manifests (k8s/, with optional KEDA autoscaler, Strimzi topics,
+// ServiceMonitor and PrometheusRule in k8s/optional/), the operator kit in
+// observability/ (Grafana dashboard, alerting rules and their tests) and
+// kafka/kafka-local.sh, which runs a real 1- or 3-node KRaft Kafka cluster
+// from Maven Central jars for tests and CI without Docker.
 //
 // The package has no code; its tests check the structure of those files so
 // that a change to one of them cannot silently drop a probe, the non-root
