@@ -321,7 +321,7 @@ func TestStatefulSetEnvAndArgs(t *testing.T) {
 		cms[d.Metadata.Name] = cm
 	}
 	for _, e := range c.Env {
-		if !strings.HasPrefix(e.Name, "EQLSTREAM_") {
+		if !strings.HasPrefix(e.Name, "EQLSTREAM_") && !goRuntimeEnv[e.Name] {
 			t.Errorf("env %s: want the EQLSTREAM_ prefix", e.Name)
 		}
 		if e.ValueFrom == nil || e.ValueFrom.ConfigMapKeyRef == nil {

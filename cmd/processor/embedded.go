@@ -79,7 +79,8 @@ func runEmbedded(ctx context.Context, f *runFlags, set *rules.RuleSet, log *slog
 	var mu sync.Mutex
 	perRule := map[string]int{}
 	total := 0
-	p, err := pipeline.New(cfg, set, log, nil)
+	reg, m := newRegistry() // /metrics shows this pipeline's metrics
+	p, err := pipeline.New(cfg, set, log, m)
 	if err != nil {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitFailure
@@ -134,7 +135,7 @@ func runEmbedded(ctx context.Context, f *runFlags, set *rules.RuleSet, log *slog
 		}
 	}()
 	start := time.Now()
-	rc := runPipeline(runCtx, cfg, set, log, f.metricsAddr, p)
+	rc := runPipeline(runCtx, cfg, set, log, f.metricsAddr, p, reg)
 	if rc != exitOK {
 		return rc
 	}

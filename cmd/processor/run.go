@@ -17,7 +17,6 @@ import (
 	"github.com/eqlstream/eqlstream/pipeline"
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -141,7 +140,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		log.Error("startup check failed", "err", err)
 		return exitFailure
 	}
-	return runPipeline(ctx, cfg, ruleSet, log, f.metricsAddr, nil, conn.Opts(log)...)
+	return runPipeline(ctx, cfg, ruleSet, log, f.metricsAddr, nil, nil, conn.Opts(log)...)
 }
 
 // config gives the pipeline's configuration; TLS and SASL are not in it but
@@ -190,14 +189,14 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, o))
 }
 
-// runPipeline runs one pipeline with its metrics server until ctx ends.
-// extra are the client options (connection, TLS, SASL, logger) for a
-// pipeline it makes.
-func runPipeline(ctx context.Context, cfg pipeline.Config, set *rules.RuleSet, log *slog.Logger, metricsAddr string, p *pipeline.Pipeline, extra ...kgo.Opt) int {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := pipeline.NewMetrics(reg)
+// runPipeline runs one pipeline with its metrics server until ctx ends. A
+// pipeline built by the caller (p) must have its metrics in reg (see
+// newRegistry); with p nil both are made here, and extra are the client
+// options (connection, TLS, SASL, logger) of the pipeline it makes.
+func runPipeline(ctx context.Context, cfg pipeline.Config, set *rules.RuleSet, log *slog.Logger, metricsAddr string, p *pipeline.Pipeline, reg *prometheus.Registry, extra ...kgo.Opt) int {
 	if p == nil {
+		var m *pipeline.Metrics
+		reg, m = newRegistry()
 		var err error
 		p, err = pipeline.New(cfg, set, log, m, extra...)
 		if err != nil {
