@@ -156,7 +156,7 @@ func valueTestOf(en Entry) (valueTest, error) {
 				if _, ok := strs[string(v.Str)]; ok { // no allocation: map index by converted bytes
 					return true
 				}
-				if len(nets) > 0 {
+				if len(nets) > 0 && looksLikeIP(v.Str) {
 					if a, err := netip.ParseAddr(bstr(v.Str)); err == nil {
 						for _, n := range nets {
 							if n.Contains(a.Unmap()) {
@@ -481,4 +481,18 @@ func hashExclusions(w io.Writer, xs []Exclusion) {
 		fmt.Fprintf(w, "x%s\x00%s\x00%d\x00%d\x00", x.List, x.Item, x.Expires, len(x.Entries))
 		entries(x.Entries)
 	}
+}
+
+// looksLikeIP is a cheap test before netip.ParseAddr, whose error for a
+// value that is not an address allocates.
+func looksLikeIP(b []byte) bool {
+	if len(b) < 2 || len(b) > 45 {
+		return false
+	}
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
 }
