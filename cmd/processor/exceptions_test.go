@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -49,5 +51,44 @@ func TestEvalExceptionsErrors(t *testing.T) {
 				t.Fatalf("exit %d, want %d; stderr:\n%s\nwant it to contain %q", r.code, exitRules, r.stderr, c.want)
 			}
 		})
+	}
+}
+
+func TestEvalExceptionsFromRuleFile(t *testing.T) {
+	dir := t.TempDir()
+	rule := filepath.Join(dir, "tuned.toml")
+	if err := os.WriteFile(rule, []byte(`[rule]
+rule_id = "tuned-1"
+name = "Tuned"
+description = "d"
+type = "eql"
+language = "eql"
+severity = "low"
+risk_score = 21
+query = "network where true"
+exceptions_list = [{id = "c0c0", list_id = "global-allow", namespace_type = "agnostic", type = "detection"}]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := eval(t, networkEvents, "--rules", rule)
+	if r.code != exitRules || !strings.Contains(r.stderr, `rule tuned-1 (`+rule+`): exception list "global-allow" (agnostic): exception list not loaded`) {
+		t.Fatalf("without --exceptions: exit %d\n%s", r.code, r.stderr)
+	}
+	r = eval(t, networkEvents, "--rules", rule, "--exceptions", sampleExceptions)
+	if r.code != exitOK || len(alertNames(t, r.stdout)) != 1 || !strings.Contains(r.stdout, "8.8.8.8") {
+		t.Fatalf("with --exceptions: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	bad := filepath.Join(dir, "bad.ndjson")
+	if err := os.WriteFile(bad, []byte(`{"list_id":"global-allow","namespace_type":"agnostic","type":"detection"}
+{"item_id":"x","list_id":"global-allow","namespace_type":"agnostic","entries":[{"field":"a","operator":"included","type":"regex","value":"x"}]}
+{"oops"
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r = eval(t, networkEvents, "--rules", rule, "--exceptions", bad)
+	for _, want := range []string{bad + `:2: item x: entries[0]: field a: unknown entry type "regex"`, bad + ":3: invalid JSON"} {
+		if r.code != exitRules || !strings.Contains(r.stderr, want) {
+			t.Fatalf("bad list file: exit %d, want %d and %q in\n%s", r.code, exitRules, want, r.stderr)
+		}
 	}
 }

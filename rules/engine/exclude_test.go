@@ -2,6 +2,8 @@ package engine
 
 import (
 	"testing"
+
+	"github.com/eqlstream/eqlstream/rules/eql"
 )
 
 // neverExcludes are exclusions of every entry kind that no benchmark event
@@ -93,5 +95,22 @@ func TestESWildcard(t *testing.T) {
 		if got := m([]byte(c.s)); got != c.want {
 			t.Errorf("wildcard %q on %q = %v, want %v", c.pat, c.s, got, c.want)
 		}
+	}
+}
+
+// TestExclusionsInProgramHash: state written under other exceptions is not
+// this program's (different events took part), so the hash differs.
+func TestExclusionsInProgramHash(t *testing.T) {
+	def := func(xs []Exclusion) []RuleDef {
+		return []RuleDef{{ID: "r", Source: &eql.Source{Name: "r", Text: "process where true"}, Exclusions: xs}}
+	}
+	h0 := compileDefs(t, def(nil), Options{}).Hash()
+	h1 := compileDefs(t, def(neverExcludes[:1]), Options{}).Hash()
+	h2 := compileDefs(t, def(neverExcludes[:2]), Options{}).Hash()
+	if h0 == h1 || h1 == h2 || h0 == h2 {
+		t.Fatalf("hashes %x %x %x, want all different", h0, h1, h2)
+	}
+	if h := compileDefs(t, def(neverExcludes[:1]), Options{}).Hash(); h != h1 {
+		t.Fatalf("same exclusions, hash %x then %x", h1, h)
 	}
 }

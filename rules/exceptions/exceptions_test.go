@@ -39,11 +39,16 @@ type rule struct {
 
 func compile(t *testing.T, rs ...rule) *engine.Program {
 	t.Helper()
+	return compileOpts(t, engine.Options{AllowedDisorder: -1}, rs...)
+}
+
+func compileOpts(t *testing.T, opts engine.Options, rs ...rule) *engine.Program {
+	t.Helper()
 	var defs []engine.RuleDef
 	for _, r := range rs {
 		defs = append(defs, engine.RuleDef{ID: r.id, Source: &eql.Source{Name: r.id, Text: r.query}, Exclusions: r.excl})
 	}
-	p, err := engine.Compile(defs, engine.Options{AllowedDisorder: -1})
+	p, err := engine.Compile(defs, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +121,8 @@ func ev(fields string) string {
 // exactly the events the must_not(exception filter) keeps.
 func TestEntrySemantics(t *testing.T) {
 	l := list(t, loadSample(t), "single", "linux-tuning")
-	p := compile(t, rule{"r", "process where true", l.Exclusions()})
+	indexed := compile(t, rule{"r", "process where true", l.Exclusions()})
+	unindexed := compileOpts(t, engine.Options{AllowedDisorder: -1, DisableIndex: true}, rule{"r", "process where true", l.Exclusions()})
 	cases := []struct {
 		name     string
 		event    string
@@ -167,17 +173,19 @@ func TestEntrySemantics(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			e := p.NewEngine()
-			got := run(t, e, []string{c.event})
-			if excluded := len(got) == 0; excluded != c.excluded {
-				t.Fatalf("excluded = %v, want %v (matches %v)", excluded, c.excluded, got)
-			}
-			var want uint64
-			if c.excluded {
-				want = 1
-			}
-			if n := e.Stats().Excluded; n != want {
-				t.Fatalf("Stats().Excluded = %d, want %d", n, want)
+			for _, p := range []*engine.Program{indexed, unindexed} {
+				e := p.NewEngine()
+				got := run(t, e, []string{c.event})
+				if excluded := len(got) == 0; excluded != c.excluded {
+					t.Fatalf("excluded = %v, want %v (matches %v)", excluded, c.excluded, got)
+				}
+				var want uint64
+				if c.excluded {
+					want = 1
+				}
+				if n := e.Stats().Excluded; n != want {
+					t.Fatalf("Stats().Excluded = %d, want %d", n, want)
+				}
 			}
 		})
 	}
@@ -244,6 +252,22 @@ func TestUntilEventExcluded(t *testing.T) {
 	l := list(t, loadSample(t), "single", "linux-tuning")
 	if got, want := run(t, compile(t, rule{"u", q, l.Exclusions()}).NewEngine(), evs), []string{"u:[1 3]"}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("with linux-tuning (kill event by apt excluded): %v, want %v", got, want)
+	}
+}
+
+// TestMissingEventExcluded: an excluded event cannot fill a missing-event
+// stage either: Elasticsearch never sees it, so the sequence is not
+// cancelled.
+func TestMissingEventExcluded(t *testing.T) {
+	const q = `sequence by host.id with maxspan=1m [process where event.action == "start"] ![network where true] [process where event.action == "end"]`
+	evs := []string{seqEvents[0], seqEvents[1], seqEvents[3]} // start, network to 10.0.0.1, end
+	if got := run(t, compile(t, rule{"m", q, nil}).NewEngine(), evs); len(got) != 0 {
+		t.Fatalf("without exceptions the network event cancels the sequence; got %v", got)
+	}
+	g := list(t, loadSample(t), "agnostic", "global-allow")
+	got := run(t, compile(t, rule{"m", q, g.Exclusions()}).NewEngine(), evs)
+	if want := []string{fmt.Sprintf("m:[1 %d 3]", uint64(engine.MissingRef))}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("with global-allow: %v, want %v", got, want)
 	}
 }
 
