@@ -83,6 +83,9 @@ type Rule struct {
 	// Exceptions are the rule's exceptions_list references; AttachExceptions
 	// resolves them against loaded lists (see attach.go).
 	Exceptions []ExceptionRef
+	// AlertSuppression is [rule.alert_suppression]; parsed, not applied yet
+	// (see suppression.go).
+	AlertSuppression *AlertSuppression
 
 	Builtin bool // one of the detections built into eqlstream
 	// AdHoc marks a query given on the command line (eval --query): it has
@@ -309,7 +312,7 @@ func modeled(key string) bool {
 	case "rule_id", "name", "description", "severity", "risk_score", "version",
 		"tags", "threat", "note", "building_block_type", "timestamp_override",
 		"event_category_override", "type", "language", "query", "from", "enabled",
-		"exceptions_list":
+		"exceptions_list", "alert_suppression":
 		return true
 	}
 	return false
@@ -369,6 +372,7 @@ func parse(path string, data []byte) (*Rule, string, error) {
 		From:                  d.str(rt, "rule", "from"),
 		Enabled:               d.boolean(rt, "rule", "enabled", true),
 		Exceptions:            d.exceptionRefs(rt),
+		AlertSuppression:      d.alertSuppression(rt),
 		Path:                  path,
 		Metadata:              metadataOf(doc),
 		idPos:                 lay.pos(data, lay.keyOffset("rule.rule_id")),
