@@ -5,9 +5,9 @@
 // engine applies as Kibana's detection engine applies the exception filter
 // to an EQL rule: excluded events take no part in the search.
 //
-// Semantics follow Kibana's build_exception_filter.ts
-// (x-pack/platform/plugins/shared/lists/server/services/exception_lists/, and
-// earlier security_solution server lib/detection_engine/... and
+// Semantics follow Kibana's build_exception_filter.ts (imported as
+// @kbn/lists-plugin/server/services/exception_lists/build_exception_filter;
+// earlier copies lived in security_solution's server and in
 // kbn-securitysolution-list-utils), where the filter for a rule is
 // must_not(should[item...]):
 //
@@ -29,10 +29,12 @@
 //   - value-list entries (type "list") need Kibana's value lists and are
 //     refused with an error naming the list.
 //
-// expire_time: Kibana leaves out items whose expire_time is not after the
-// rule execution's start (buildExceptionFilter's startedAt, a wall-clock
-// instant; see security_solution rule_types/utils/
-// exception_filter_provider.ts). A stream has no execution start, and a
+// expire_time: Kibana's buildExceptionFilter is given the rule execution's
+// start, a wall-clock instant (security_solution rule_types/utils/
+// exception_filter_provider.ts passes startedAt: new Date()); we read that
+// as items whose expire_time is not after it being left out (the copies of
+// build_exception_filter.ts we could read predate the parameter, so this is
+// our reading, not a quotation). A stream has no execution start, and a
 // wall-clock comparison would make offline and online answers differ; we
 // compare against the event's own timestamp instead: an item applies to
 // events whose @timestamp is before its expire_time. For an event searched
