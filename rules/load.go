@@ -13,6 +13,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/eqlstream/eqlstream/rules/engine"
 	"github.com/eqlstream/eqlstream/rules/eql"
 	toml "github.com/pelletier/go-toml/v2"
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -79,11 +80,21 @@ type Rule struct {
 	// name is taken is dropped.
 	Metadata map[string]any
 
+	// Exceptions are the rule's exceptions_list references; AttachExceptions
+	// resolves them against loaded lists (see attach.go).
+	Exceptions []ExceptionRef
+	// AlertSuppression is [rule.alert_suppression]; parsed, not applied yet
+	// (see suppression.go).
+	AlertSuppression *AlertSuppression
+
 	Builtin bool // one of the detections built into eqlstream
 	// AdHoc marks a query given on the command line (eval --query): it has
 	// no rule lookback, so a sequence without maxspan is unbounded in time,
 	// as in the EQL search API (only --max-states bounds its state).
 	AdHoc bool
+
+	exclusions []engine.Exclusion // resolved Exceptions (attach.go)
+	attached   bool               // AttachExceptions has resolved Exceptions
 
 	idPos position // where rule_id is set, for duplicate reports
 }
@@ -300,7 +311,8 @@ func modeled(key string) bool {
 	switch key {
 	case "rule_id", "name", "description", "severity", "risk_score", "version",
 		"tags", "threat", "note", "building_block_type", "timestamp_override",
-		"event_category_override", "type", "language", "query", "from", "enabled":
+		"event_category_override", "type", "language", "query", "from", "enabled",
+		"exceptions_list", "alert_suppression":
 		return true
 	}
 	return false
@@ -359,6 +371,8 @@ func parse(path string, data []byte) (*Rule, string, error) {
 		Query:                 d.str(rt, "rule", "query"),
 		From:                  d.str(rt, "rule", "from"),
 		Enabled:               d.boolean(rt, "rule", "enabled", true),
+		Exceptions:            d.exceptionRefs(rt),
+		AlertSuppression:      d.alertSuppression(rt),
 		Path:                  path,
 		Metadata:              metadataOf(doc),
 		idPos:                 lay.pos(data, lay.keyOffset("rule.rule_id")),

@@ -20,9 +20,20 @@ type RuleSet struct {
 // RuleSet.Failed and in the joined error; the set holds the rest.
 func Compile(rs []*Rule, opts engine.Options) (*RuleSet, error) {
 	var defs []engine.RuleDef
+	var unresolved []error
 	byID := map[string]*Rule{}
 	for _, r := range rs {
 		if !r.Enabled {
+			continue
+		}
+		if r.AlertSuppression != nil {
+			unresolved = append(unresolved, fmt.Errorf("%s (%s): %w", r.Name, r.Path, ErrSuppressionNotApplied))
+			continue
+		}
+		if len(r.Exceptions) > 0 && !r.attached {
+			// never run a rule without the exceptions it names
+			unresolved = append(unresolved, fmt.Errorf("%s (%s): exception list %q: %w (give its export with --exceptions)",
+				r.Name, r.Path, r.Exceptions[0].ListID, ErrMissingList))
 			continue
 		}
 		span, err := r.Lookback()
@@ -32,7 +43,7 @@ func Compile(rs []*Rule, opts engine.Options) (*RuleSet, error) {
 		if r.AdHoc {
 			span = -1
 		}
-		defs = append(defs, engine.RuleDef{ID: r.ID, Source: r.Source, MaxSpan: span})
+		defs = append(defs, engine.RuleDef{ID: r.ID, Source: r.Source, MaxSpan: span, Exclusions: r.exclusions})
 		byID[r.ID] = r
 	}
 	p, err := engine.Compile(defs, opts)
@@ -50,6 +61,10 @@ func Compile(rs []*Rule, opts engine.Options) (*RuleSet, error) {
 	}
 	for _, er := range p.Rules() {
 		s.meta[er] = byID[er.ID]
+	}
+	if len(unresolved) > 0 {
+		s.Failed = append(unresolved, s.Failed...)
+		err = errors.Join(append(unresolved, unjoin(err)...)...)
 	}
 	return s, err
 }

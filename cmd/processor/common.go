@@ -13,6 +13,7 @@ import (
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
 	"github.com/eqlstream/eqlstream/rules/eql"
+	"github.com/eqlstream/eqlstream/rules/exceptions"
 )
 
 // Exit codes, documented in README.md.
@@ -136,4 +137,39 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.w.Write(p)
+}
+
+// exceptionFlags are --exceptions and --exceptions-for, shared by eval and
+// run so both apply exception lists through the same rules.AttachExceptions.
+type exceptionFlags struct {
+	paths  multiFlag // Kibana exception list exports (NDJSON)
+	attach multiFlag // RULE_ID=LIST_ID
+}
+
+func (f *exceptionFlags) register(fs *flag.FlagSet) {
+	fs.Var(&f.paths, "exceptions", "Kibana exception list export (NDJSON) to load (repeatable)")
+	fs.Var(&f.attach, "exceptions-for", "attach a loaded exception list to a rule: RULE_ID=LIST_ID (repeatable)")
+}
+
+// apply loads the lists and attaches them to the rules: each rule's own
+// exceptions_list references plus --exceptions-for. Any error (a bad list
+// file, a missing list, an unknown rule_id) is a rules error (exit 3).
+func (f *exceptionFlags) apply(rs []*rules.Rule) error {
+	var set *exceptions.Set
+	if len(f.paths) > 0 {
+		s, err := exceptions.Load(f.paths...)
+		if err != nil {
+			return err
+		}
+		set = s
+	}
+	extra := map[string][]string{}
+	for _, a := range f.attach {
+		id, list, ok := strings.Cut(a, "=")
+		if !ok || id == "" || list == "" {
+			return fmt.Errorf("--exceptions-for %q: want RULE_ID=LIST_ID", a)
+		}
+		extra[id] = append(extra[id], list)
+	}
+	return rules.AttachExceptions(rs, set, extra)
 }

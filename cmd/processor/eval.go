@@ -32,13 +32,15 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var rulePaths multiFlag
 	var ef engineFlags
+	var xf exceptionFlags
 	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable; default: the built-in detections)")
 	query := fs.String("query", "", "an inline EQL query to evaluate (rule id \"query\")")
 	output := fs.String("output", "", "write alerts here instead of stdout")
 	strict := fs.Bool("strict", false, "stop at the first bad input line (exit 4)")
 	quiet := fs.Bool("quiet", false, "no summary on stderr")
 	ef.register(fs)
-	fs.Usage = usageFunc(fs, "processor eval [--rules PATH]... [--query EQL] [flags] [FILE|-]...")
+	xf.register(fs)
+	fs.Usage = usageFunc(fs, "processor eval [--rules PATH]... [--query EQL] [--exceptions PATH]... [flags] [FILE|-]...")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -50,6 +52,10 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	rs, err := loadRules(rulePaths, *query, stderr)
 	if err != nil {
+		printCompileErrors(stderr, err)
+		return exitRules
+	}
+	if err := xf.apply(rs); err != nil {
 		printCompileErrors(stderr, err)
 		return exitRules
 	}
@@ -196,6 +202,9 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		sort.Strings(names)
 		for _, n := range names {
 			fmt.Fprintf(stderr, "  %6d  %s\n", st.perRule[n], n)
+		}
+		for _, x := range eng.ExcludedCounts() {
+			fmt.Fprintf(stderr, "  excluded: %d events from rule %s by exception list %s\n", x.Events, x.RuleID, x.List)
 		}
 		reasons := make([]string, 0, len(st.byReason))
 		for reason := range st.byReason {

@@ -51,6 +51,7 @@ type runFlags struct {
 	embeddedEvents                                                    int
 	unsafeMode                                                        string
 	ef                                                                engineFlags
+	xf                                                                exceptionFlags
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -82,6 +83,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.embeddedEvents, "embedded-events", 20000, "events the embedded demo generates")
 	fs.StringVar(&f.unsafeMode, "unsafe-test-mode", "", "negative controls for the exactly-once checker: keep-state-on-abort or at-least-once; never in production")
 	f.ef.register(fs)
+	f.xf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -112,6 +114,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	rs, err := loadRules(f.rulePaths, "", stderr)
 	if err != nil {
+		printCompileErrors(stderr, err)
+		return exitRules
+	}
+	if err := f.xf.apply(rs); err != nil {
 		printCompileErrors(stderr, err)
 		return exitRules
 	}

@@ -33,6 +33,9 @@ type Stats struct {
 	Buffered      int    // stage hits waiting in the reorder buffer
 	Watermark     int64
 	KeysFannedOut uint64
+	// Excluded counts the (event, rule) pairs left out by the rule's
+	// exceptions; Engine.ExcludedCounts splits it by rule and list.
+	Excluded uint64
 }
 
 type ord struct {
@@ -94,6 +97,10 @@ type Engine struct {
 	buf     hitHeap
 	st      *state
 	stats   Stats
+	// exclMemo holds, per rule, seq<<1|excluded for the current event;
+	// excluded counts events per rule and exception list (exclude.go).
+	exclMemo []uint64
+	excluded []uint64
 }
 
 // NewEngine returns an engine with empty state.
@@ -102,6 +109,10 @@ func (p *Program) NewEngine() *Engine {
 	e.c.boundSlot = -1
 	e.c.ev = &e.ev
 	e.st = newState(e)
+	if p.nExcl > 0 {
+		e.exclMemo = make([]uint64, len(p.rules))
+		e.excluded = make([]uint64, p.nExcl)
+	}
 	return e
 }
 
@@ -171,7 +182,7 @@ func (e *Engine) Process(raw []byte, ref uint64) (matches []Match, retained bool
 	c.buf = c.buf[:0]
 	var h *hit
 	for _, s := range e.candidates() {
-		if !s.pred(c) {
+		if !s.pred(c) || (s.rule.excl != nil && e.excludes(s.rule)) {
 			continue
 		}
 		if s.rule.Kind == EventRule {

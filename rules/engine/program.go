@@ -63,6 +63,9 @@ type RuleDef struct {
 	// lookback); zero means Options.DefaultMaxSpan, negative means no bound
 	// in time (the EQL search API's behaviour; only MaxStates bounds state).
 	MaxSpan time.Duration
+	// Exclusions are the rule's exception items (see exclude.go): an event
+	// matching one takes no part in the rule.
+	Exclusions []Exclusion
 }
 
 // RuleKind says how a rule matches.
@@ -98,6 +101,7 @@ type Rule struct {
 	lastPos     int // index of the last positive stage
 	firstPos    int
 	hasTrailing bool
+	excl        *exclusion // nil: no exceptions
 }
 
 // Stage describes one stage of a rule.
@@ -145,6 +149,7 @@ type Program struct {
 	// to expire or evict.
 	stateful []*Rule
 	req      []int
+	nExcl    int // exclusion counters (one per rule and exception list)
 }
 
 // Compile compiles the rules. Rules that fail are reported, each as a
@@ -179,10 +184,21 @@ func compile(defs []RuleDef, opts Options, memos *memoTable) (*Program, error) {
 			errs = append(errs, &CompileError{d.ID, err})
 			continue
 		}
+		if r.excl, err = p.compileExclusions(d.Exclusions); err != nil {
+			errs = append(errs, &CompileError{d.ID, err})
+			continue
+		}
+		if r.excl != nil {
+			r.excl.base = p.nExcl
+			p.nExcl += len(r.excl.lists)
+		}
 		seen[d.ID] = true
 		r.index = len(p.rules)
 		p.rules = append(p.rules, r)
 		fmt.Fprintf(h, "%s\x00%s\x00%d\x00", d.ID, d.Source.Text, r.MaxSpan)
+		// exceptions change which events take part: state built under
+		// other exceptions is not this program's
+		hashExclusions(h, d.Exclusions)
 	}
 	fmt.Fprintf(h, "%s\x00%s\x00%s", opts.TimestampField, opts.TiebreakerField, opts.CategoryField)
 	p.hash = h.Sum64()
