@@ -38,8 +38,9 @@ func cmdACLs(args []string, stdout, stderr io.Writer) int {
 	bootstrap := fs.String("bootstrap-server", "", "bootstrap server in the printed commands (default --brokers, else BROKER:9093)")
 	cmdConfig := fs.String("command-config", "admin.properties", "admin client properties file in the printed commands (empty: none)")
 	check := fs.Bool("check", false, "connect with the connection flags and check that the principal holds every binding (exit 1 if not)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs.Usage = usageFunc(fs, "processor acls [--group G] [--instance-id I] [topic flags] [--format table|commands] [--check connection flags]")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "acls: unexpected argument %q\n", fs.Arg(0))
@@ -133,7 +134,7 @@ func cmdACLs(args []string, stdout, stderr io.Writer) int {
 }
 
 func checkACLs(conn *kafkaconn.Config, bs []acls.Binding, stderr io.Writer) int {
-	log := newLogger(stderr, "warn", "text")
+	log, _ := newLogger(stderr, "warn", "text")
 	conn.LogWarnings(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

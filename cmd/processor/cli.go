@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"strings"
+	"time"
 )
 
 // parseFlags parses args into fs. Asked for help (-h, -help, --help), it
@@ -97,4 +101,75 @@ func cmdVersion(args []string, stdout, stderr io.Writer) int {
 	ver, commit, gov := buildInfo()
 	fmt.Fprintf(stdout, "eqlstream processor %s (commit %s, %s %s/%s)\n", ver, commit, gov, runtime.GOOS, runtime.GOARCH)
 	return exitOK
+}
+
+// envDefaults sets every flag not given on the command line from
+// EQLSTREAM_<NAME> (dashes become underscores). A value that does not parse
+// is reported with the variable, the value and the form expected.
+func envDefaults(fs *flag.FlagSet, set map[string]bool) error {
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		env := "EQLSTREAM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if e := fs.Set(f.Name, v); e != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %s (for --%s)", env, v, expectedForm(f, e), f.Name))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// expectedForm says what a flag's value must look like.
+func expectedForm(f *flag.Flag, err error) string {
+	getter, ok := f.Value.(flag.Getter)
+	if !ok {
+		return err.Error()
+	}
+	switch getter.Get().(type) {
+	case time.Duration:
+		return "want a duration such as 100ms, 2s or 1m"
+	case bool:
+		return "want true or false"
+	case int, int64, uint, uint64:
+		return "want a whole number"
+	case float64:
+		return "want a number"
+	}
+	return err.Error()
+}
+
+// newLogger returns the command's logger; an unknown level or format is a
+// usage error that lists the allowed values. JSON logs give durations as
+// seconds (a number), not nanoseconds; text logs as Go durations (12ms).
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lv slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		lv = slog.LevelDebug
+	case "info":
+		lv = slog.LevelInfo
+	case "warn", "warning":
+		lv = slog.LevelWarn
+	case "error":
+		lv = slog.LevelError
+	default:
+		return nil, fmt.Errorf("unknown --log-level %q: debug, info, warn or error", level)
+	}
+	o := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "json":
+		o.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr {
+			if a.Value.Kind() == slog.KindDuration {
+				return slog.Float64(a.Key, a.Value.Duration().Seconds())
+			}
+			return a
+		}
+		return slog.New(slog.NewJSONHandler(w, o)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, o)), nil
+	}
+	return nil, fmt.Errorf("unknown --log-format %q: text or json", format)
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Every command answers --help (and -h) on stdout with exit 0.
@@ -159,5 +160,60 @@ query = '''
 	r = eval(t, events, "--quiet", "--rules", dir)
 	if r.code != exitOK || len(alertNames(t, r.stdout)) != 1 {
 		t.Errorf("rule with from = now-15m: exit %d, %d alerts, want 1: %s", r.code, len(alertNames(t, r.stdout)), r.stderr)
+	}
+}
+
+// run, produce and acls: --help exits 0; enumerations and environment
+// values are validated with the allowed values or form in the message.
+func TestRunProduceACLsCLIHygiene(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := cmdRun([]string{"--help"}, &out, &errb); code != exitOK || !strings.HasPrefix(out.String(), "usage: processor run") {
+		t.Errorf("run --help: exit %d stdout %q", code, out.String())
+	}
+	out.Reset()
+	if code := cmdACLs([]string{"-h"}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "usage") {
+		t.Errorf("acls -h: exit %d stdout %q", code, out.String())
+	}
+	cases := []struct {
+		args []string
+		env  [2]string
+		want string
+	}{
+		{[]string{"--embedded", "--log-level", "verbose"}, [2]string{}, `unknown --log-level "verbose": debug, info, warn or error`},
+		{[]string{"--embedded", "--log-format", "xml"}, [2]string{}, `unknown --log-format "xml": text or json`},
+		{[]string{"--embedded"}, [2]string{"EQLSTREAM_COMMIT_INTERVAL", "abc"}, `EQLSTREAM_COMMIT_INTERVAL="abc": want a duration such as 100ms, 2s or 1m (for --commit-interval)`},
+		{[]string{"--embedded"}, [2]string{"EQLSTREAM_MAX_BATCH_RECORDS", "lots"}, `EQLSTREAM_MAX_BATCH_RECORDS="lots": want a whole number (for --max-batch-records)`},
+	}
+	for _, c := range cases {
+		if c.env[0] != "" {
+			t.Setenv(c.env[0], c.env[1])
+		}
+		out.Reset()
+		errb.Reset()
+		if code := cmdRun(c.args, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("run %v %v: exit %d, stderr %q, want %q", c.args, c.env, code, errb.String(), c.want)
+		}
+		if c.env[0] != "" {
+			os.Unsetenv(c.env[0])
+		}
+	}
+}
+
+// JSON logs give durations in seconds, text logs as Go durations.
+func TestLogDurations(t *testing.T) {
+	var b bytes.Buffer
+	log, err := newLogger(&b, "info", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("x", "took", 1500*time.Millisecond)
+	if !strings.Contains(b.String(), `"took":1.5`) {
+		t.Errorf("json: %s", b.String())
+	}
+	b.Reset()
+	log, _ = newLogger(&b, "info", "text")
+	log.Info("x", "took", 1500*time.Millisecond)
+	if !strings.Contains(b.String(), `took=1.5s`) {
+		t.Errorf("text: %s", b.String())
 	}
 }

@@ -66,7 +66,7 @@ func TestKafkaFlagUsageErrors(t *testing.T) {
 		{"CA without certificates", []string{"--tls", "--tls-ca", notPEM}, nil, "--tls-ca " + notPEM + ": no PEM certificates in the file"},
 		{"env mechanism without username", nil, map[string]string{"EQLSTREAM_SASL_MECHANISM": "PLAIN", "EQLSTREAM_SASL_PASSWORD": "x"},
 			"--sasl-mechanism PLAIN needs --sasl-username"},
-		{"bad env duration", nil, map[string]string{"EQLSTREAM_CONNECT_TIMEOUT": "soon"}, "EQLSTREAM_CONNECT_TIMEOUT: "},
+		{"bad env duration", nil, map[string]string{"EQLSTREAM_CONNECT_TIMEOUT": "soon"}, `EQLSTREAM_CONNECT_TIMEOUT="soon": want a duration`},
 	}
 	for _, tc := range cases {
 		for _, command := range []string{"run", "produce", "acls --check"} {

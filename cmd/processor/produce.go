@@ -46,8 +46,9 @@ func cmdProduce(args []string, stdin io.Reader, stderr io.Writer) int {
 	kc.Register(fs)
 	topic := fs.String("topic", "", "topic to produce to (default: EQLSTREAM_INPUT_TOPIC)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (the Kafka client's own messages at debug)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs.Usage = usageFunc(fs, "processor produce --brokers B --topic T [connection flags] [FILE|-]...")
+	if code, ok := parseFlags(fs, args, os.Stdout); !ok {
+		return code
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -67,7 +68,11 @@ func cmdProduce(args []string, stdin io.Reader, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "produce: %v\nusage: processor produce --brokers B --topic T [connection flags] [FILE|-]...\n", indentJoined(err))
 		return exitUsage
 	}
-	log := newLogger(stderr, *logLevel, "text")
+	log, err := newLogger(stderr, *logLevel, "text")
+	if err != nil {
+		fmt.Fprintf(stderr, "produce: %v\n", err)
+		return exitUsage
+	}
 	conn.LogWarnings(log)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -20,24 +20,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// envDefaults sets every flag not given on the command line from
-// EQLSTREAM_<NAME> (dashes become underscores).
-func envDefaults(fs *flag.FlagSet, set map[string]bool) error {
-	var err error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
-			return
-		}
-		env := "EQLSTREAM_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		if v, ok := os.LookupEnv(env); ok {
-			if e := fs.Set(f.Name, v); e != nil && err == nil {
-				err = fmt.Errorf("%s: %w", env, e)
-			}
-		}
-	})
-	return err
-}
-
 type runFlags struct {
 	inputTopics, alertsTopic, dlqTopic, stateTopic, group, instanceID string
 	rulePaths                                                         multiFlag
@@ -84,8 +66,9 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.unsafeMode, "unsafe-test-mode", "", "negative controls for the exactly-once checker: keep-state-on-abort or at-least-once; never in production")
 	f.ef.register(fs)
 	f.xf.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	fs.Usage = usageFunc(fs, "processor run [--brokers B] [--embedded] [flags] (every flag is also EQLSTREAM_<NAME>)")
+	if code, ok := parseFlags(fs, args, stdout); !ok {
+		return code
 	}
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
@@ -96,7 +79,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if f.embedded && !set["log-level"] && os.Getenv("EQLSTREAM_LOG_LEVEL") == "" {
 		f.logLevel = "warn" // the demo prints alerts, not the pipeline's log
 	}
-	log := newLogger(stderr, f.logLevel, f.logFormat)
+	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return exitUsage
+	}
 	var conn *kafkaconn.Config
 	var cfg pipeline.Config
 	if !f.embedded {
@@ -183,16 +170,6 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func newLogger(w io.Writer, level, format string) *slog.Logger {
-	var lv slog.Level
-	_ = lv.UnmarshalText([]byte(level))
-	o := &slog.HandlerOptions{Level: lv}
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, o))
-	}
-	return slog.New(slog.NewTextHandler(w, o))
 }
 
 // runPipeline runs one pipeline with its metrics server until ctx ends. A

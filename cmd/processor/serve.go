@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,7 +21,7 @@ func serveHTTP(addr string, reg *prometheus.Registry, h *health.Tracker, log *sl
 	mux.Handle("/readyz", h.ReadyHandler())
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--metrics-addr %s: %w (choose another address, or --metrics-addr \"\" to turn the endpoints off)", addr, err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
