@@ -12,7 +12,7 @@ import (
 	"github.com/eqlstream/eqlstream/internal/gen"
 	"github.com/eqlstream/eqlstream/pipeline"
 	"github.com/eqlstream/eqlstream/rules"
-	json "github.com/goccy/go-json"
+	"github.com/eqlstream/eqlstream/sinks"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -89,18 +89,9 @@ func runEmbedded(ctx context.Context, f *runFlags, set *rules.RuleSet, log *slog
 		mu.Lock()
 		defer mu.Unlock()
 		for _, a := range alerts {
-			var doc struct {
-				ID   string `json:"kibana.alert.uuid"`
-				Name string `json:"kibana.alert.rule.name"`
-				Sev  string `json:"kibana.alert.severity"`
-				Orig string `json:"kibana.alert.original_time"`
-				Host struct {
-					Name string `json:"name"`
-				} `json:"host"`
-			}
-			_ = json.Unmarshal(a, &doc)
-			fmt.Fprintf(stdout, "ALERT %s  %-6s  %-52s host=%s  event_time=%s\n", doc.ID, doc.Sev, doc.Name, doc.Host.Name, doc.Orig)
-			perRule[doc.Name]++
+			line, name, _ := sinks.AlertSummary(a)
+			fmt.Fprintln(stdout, line)
+			perRule[name]++
 			total++
 		}
 	}

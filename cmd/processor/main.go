@@ -18,6 +18,7 @@ commands:
   gen      generate realistic Elastic Defend-like Linux events
   run      the exactly-once Kafka pipeline (--embedded: a zero-setup demo)
   produce  publish NDJSON events to Kafka keyed by host.id
+  consume  read a topic read_committed: alerts as one line each, dead letters, or raw JSON
   acls     print the Kafka ACLs a run configuration needs (--check: verify them)
   version  print the version, commit and Go version
 
@@ -52,6 +53,8 @@ func realMain(args []string) int {
 		return cmdRun(rest, os.Stdout, os.Stderr)
 	case "produce":
 		return cmdProduce(rest, os.Stdin, os.Stderr)
+	case "consume":
+		return cmdConsume(rest, os.Stdout, os.Stderr)
 	case "acls":
 		return cmdACLs(rest, os.Stdout, os.Stderr)
 	case "version", "--version":

@@ -18,6 +18,8 @@ import (
 	"github.com/eqlstream/eqlstream/acls"
 	"github.com/eqlstream/eqlstream/kafkaconn"
 	json "github.com/goccy/go-json"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -46,6 +48,9 @@ func cmdProduce(args []string, stdin io.Reader, stderr io.Writer) int {
 	kc.Register(fs)
 	topic := fs.String("topic", "", "topic to produce to (default: EQLSTREAM_INPUT_TOPIC)")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (the Kafka client's own messages at debug)")
+	createTopic := fs.Bool("create-topics", false, "create the topic when it does not exist")
+	partitions := fs.Int("partitions", 6, "partitions of a created topic (as run --partitions)")
+	replication := fs.Int("replication-factor", 1, "replication factor of a created topic (as run --replication-factor)")
 	fs.Usage = usageFunc(fs, "processor produce --brokers B --topic T [connection flags] [FILE|-]...")
 	if code, ok := parseFlags(fs, args, os.Stdout); !ok {
 		return code
@@ -90,6 +95,12 @@ func cmdProduce(args []string, stdin io.Reader, stderr io.Writer) int {
 		return exitFailure
 	}
 	defer cl.Close()
+	if *createTopic {
+		if err := ensureTopic(ctx, cl, *topic, int32(*partitions), int16(*replication), stderr); err != nil {
+			fmt.Fprintf(stderr, "produce: %v\n", err)
+			return exitFailure
+		}
+	}
 	cctx, cancel := context.WithTimeout(ctx, conn.ConnectTimeout)
 	err = acls.Check(cctx, cl, acls.ForProducer(*topic))
 	cancel()
@@ -156,4 +167,23 @@ func produceNDJSON(ctx context.Context, cl *kgo.Client, topic string, inputs []s
 		return n, *e
 	}
 	return n, nil
+}
+
+// ensureTopic creates topic unless it exists.
+func ensureTopic(ctx context.Context, cl *kgo.Client, topic string, partitions int32, replication int16, stderr io.Writer) error {
+	adm := kadm.NewClient(cl)
+	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := adm.CreateTopic(tctx, partitions, replication, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	switch {
+	case err == nil:
+		fmt.Fprintf(stderr, "produce: created topic %s (%d partitions, replication factor %d)\n", topic, partitions, replication)
+		return nil
+	case errors.Is(err, kerr.TopicAlreadyExists):
+		return nil
+	}
+	return fmt.Errorf("creating topic %q: %w", topic, err)
 }
