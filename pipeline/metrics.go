@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"github.com/eqlstream/eqlstream/rules/engine"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -51,5 +52,26 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.EventsIn, m.EventsReplayed, m.TxnAborts, m.AlertsOut, m.DeadLetters, m.LateEvents, m.KeyMismatch, m.LiveStates, m.Buffered, m.Evictions,
 		m.Txns, m.TxnDuration, m.AlertLatency, m.ConsumerLag, m.Restores, m.RestoreRecords)
+	// Known label values start at 0, so that dashboards and alert rules
+	// see every series from the first scrape (a vector shows nothing until
+	// its first observation).
+	for _, c := range []string{causeProduce, causeCommitRefused, causeFatal} {
+		m.TxnAborts.WithLabelValues(c)
+	}
+	for _, r := range []string{engine.ReasonMalformed, engine.ReasonNotObject, engine.ReasonTooDeep, engine.ReasonTooLarge,
+		engine.ReasonNoTime, engine.ReasonBadTime, "missing_host_id"} {
+		m.DeadLetters.WithLabelValues(r)
+	}
+	for _, o := range []string{"committed", "aborted", "error"} {
+		m.Txns.WithLabelValues(o)
+	}
 	return m
+}
+
+// initTopics starts the per-topic counters of the input topics at 0.
+func (m *Metrics) initTopics(topics []string) {
+	for _, t := range topics {
+		m.EventsIn.WithLabelValues(t)
+		m.EventsReplayed.WithLabelValues(t)
+	}
 }

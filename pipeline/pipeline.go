@@ -87,6 +87,7 @@ func New(cfg Config, set *rules.RuleSet, log *slog.Logger, m *Metrics, extra ...
 	if m == nil {
 		m = NewMetrics(nil)
 	}
+	m.initTopics(cfg.InputTopics)
 	return &Pipeline{cfg: cfg, set: set, log: log, m: m, extra: extra, procs: map[partition.TP]*partition.Processor{},
 		health:  health.New(cfg.BrokerBound, cfg.WedgedBound),
 		counted: map[partition.TP]int64{}, unknownSince: map[string]time.Time{}}, nil

@@ -12,5 +12,10 @@ import (
 func newRegistry() (*prometheus.Registry, *pipeline.Metrics) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	ver, commit, gov := buildInfo()
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "eqlstream", Name: "build_info",
+		Help: "Always 1; the labels say which build runs (as processor version)."}, []string{"version", "commit", "goversion"})
+	info.WithLabelValues(ver, commit, gov).Set(1)
+	reg.MustRegister(info)
 	return reg, pipeline.NewMetrics(reg)
 }

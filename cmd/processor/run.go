@@ -172,6 +172,9 @@ func splitList(s string) []string {
 	return out
 }
 
+// statusInterval is how often run logs its one-line status.
+var statusInterval = 30 * time.Second
+
 // runPipeline runs one pipeline with its metrics server until ctx ends. A
 // pipeline built by the caller (p) must have its metrics in reg (see
 // newRegistry); with p nil both are made here, and extra are the client
@@ -195,6 +198,9 @@ func runPipeline(ctx context.Context, cfg pipeline.Config, set *rules.RuleSet, l
 		}
 		defer stopHTTP()
 	}
+	statusCtx, stopStatus := context.WithCancel(ctx)
+	defer stopStatus()
+	go logStatus(statusCtx, log, reg, statusInterval)
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
 	var err error
