@@ -240,9 +240,11 @@ func TestTwoProcessorsOneLeaves(t *testing.T) {
 		t.Errorf("a owns %v after b left, want all %d partitions", keys(a.owned()), partitions)
 	}
 
-	got := topicAlerts(t, e.readCommitted(n.Alerts, time.Minute))
+	recs := e.readCommitted(n.Alerts, time.Minute)
+	got := topicAlerts(t, recs)
 	checkExactlyOnce(t, want, got)
 	checkPerHostOrder(t, want, got)
+	checkGroundTruth(t, injectedChains(t, "303", 40000), alertChains(t, recs))
 	e.checkNoOpenTransactions(n.Alerts, n.State)
 	if code, took := a.terminate(sigtermBound); code != 0 {
 		t.Errorf("a exited with code %d after SIGTERM (in %s), want 0", code, took)
