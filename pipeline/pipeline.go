@@ -126,7 +126,10 @@ func (p *Pipeline) partitioner() kgo.Partitioner {
 // Run runs the pipeline until ctx is canceled (a clean shutdown returns nil)
 // or a fatal error occurs.
 func (p *Pipeline) Run(ctx context.Context) error {
-	admCl, err := kgo.NewClient(p.baseOpts()...)
+	// The admin client answers from fresh metadata: with the default 5s
+	// minimum age, topics it has just created stayed invisible to it for
+	// five seconds and startup waited for them.
+	admCl, err := kgo.NewClient(append(p.baseOpts(), kgo.MetadataMinAge(100*time.Millisecond))...)
 	if err != nil {
 		return err
 	}
