@@ -33,7 +33,17 @@ type Config struct {
 	TransactionTimeout time.Duration
 	// SessionTimeout is the group session timeout: how long a dead
 	// instance's partitions wait before they move (default 10s).
-	SessionTimeout    time.Duration
+	SessionTimeout time.Duration
+	// BrokerBound: the instance is not ready when no broker round trip
+	// has succeeded for this long (default 10s).
+	BrokerBound time.Duration
+	// WedgedBound: the instance is not live when work is pending and no
+	// transaction has ended for this long (default 4×TransactionTimeout
+	// + 30s: longer than a transaction end may take, 2×TransactionTimeout).
+	WedgedBound time.Duration
+	// UnknownTopicBound: a topic answering UNKNOWN_TOPIC_OR_PARTITION for
+	// this long was deleted; the instance stops (default 10s).
+	UnknownTopicBound time.Duration
 	CreateTopics      bool
 	Partitions        int32
 	ReplicationFactor int16
@@ -90,6 +100,15 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionTimeout <= 0 {
 		c.SessionTimeout = 10 * time.Second
+	}
+	if c.BrokerBound <= 0 {
+		c.BrokerBound = 10 * time.Second
+	}
+	if c.WedgedBound <= 0 {
+		c.WedgedBound = 4*c.TransactionTimeout + 30*time.Second
+	}
+	if c.UnknownTopicBound <= 0 {
+		c.UnknownTopicBound = 10 * time.Second
 	}
 	if c.Partitions <= 0 {
 		c.Partitions = 6

@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/eqlstream/eqlstream/health"
 	"github.com/eqlstream/eqlstream/partition"
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
@@ -36,10 +36,24 @@ type Pipeline struct {
 	mu    sync.Mutex
 	procs map[partition.TP]*partition.Processor
 
-	sess  *kgo.GroupTransactSession
-	cl    *kgo.Client // the session's client, or the plain client in at-least-once mode
-	adm   *kadm.Client
-	ready atomic.Bool
+	sess   *kgo.GroupTransactSession
+	cl     *kgo.Client // the session's client, or the plain client in at-least-once mode
+	adm    *kadm.Client
+	health *health.Tracker
+	// fatal is set by goroutines other than the loop (the monitor) with
+	// an error that cannot heal; the loop returns it.
+	fatal atomic.Pointer[error]
+	// ends are the input topics' end offsets, last asked by the monitor.
+	ends    atomic.Pointer[map[partition.TP]int64]
+	lastLag time.Time
+	hw      map[partition.TP]int64 // high watermarks fetches reported (loop only)
+	// counted is the next input offset not yet counted in events_in_total,
+	// per partition (replays count in events_replayed_total).
+	counted map[partition.TP]int64
+	// unknownSince is when a topic was first seen missing, per topic.
+	unknownMu    sync.Mutex
+	unknownSince map[string]time.Time
+	retries      int
 
 	restoreErr atomic.Pointer[error]
 	bodyMu     sync.Mutex
@@ -48,6 +62,12 @@ type Pipeline struct {
 	// OnCommit, when set, is called after each committed transaction with
 	// the alerts it committed (used by the embedded demo and tests).
 	OnCommit func(alerts [][]byte)
+
+	// rebalanced is set by the revoke and lost callbacks; the loop then
+	// resets the session before it processes anything (see rebalance.go).
+	rebalanced atomic.Bool
+	pollMu     sync.Mutex
+	pollCancel context.CancelFunc // cancels the poll in progress
 
 	mismatchLogged atomic.Int64
 	// lastIdleCheck rate-limits asking the brokers for end offsets.
@@ -66,14 +86,21 @@ func New(cfg Config, set *rules.RuleSet, log *slog.Logger, m *Metrics, extra ...
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &Pipeline{cfg: cfg, set: set, log: log, m: m, extra: extra, procs: map[partition.TP]*partition.Processor{}}, nil
+	return &Pipeline{cfg: cfg, set: set, log: log, m: m, extra: extra, procs: map[partition.TP]*partition.Processor{},
+		health:  health.New(cfg.BrokerBound, cfg.WedgedBound),
+		counted: map[partition.TP]int64{}, unknownSince: map[string]time.Time{}}, nil
 }
 
-// Ready reports whether the instance has joined the group and restored state.
-func (p *Pipeline) Ready() bool { return p.ready.Load() }
+// Ready reports whether the instance is ready (see package health).
+func (p *Pipeline) Ready() bool { ok, _ := p.health.Ready(); return ok }
+
+// Health returns the instance's readiness and liveness tracker.
+func (p *Pipeline) Health() *health.Tracker { return p.health }
 
 func (p *Pipeline) baseOpts() []kgo.Opt {
-	opts := []kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...)}
+	// The client ID names the instance in the brokers' view of the group
+	// (DescribeGroups), in their request logs and in quotas.
+	opts := []kgo.Opt{kgo.SeedBrokers(p.cfg.Brokers...), kgo.ClientID("eqlstream-" + p.cfg.InstanceID)}
 	if p.cfg.TLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(p.cfg.TLS))
 	}
@@ -115,6 +142,8 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.RecordPartitioner(p.partitioner()),
 		kgo.AdjustFetchOffsetsFn(p.restore),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.OnPartitionsAssigned(p.assigned),
 		kgo.OnPartitionsRevoked(p.drop("revoked")),
 		kgo.OnPartitionsLost(p.drop("lost")),
 		kgo.FetchMaxWait(max(p.cfg.CommitInterval, 50*time.Millisecond)),
@@ -133,7 +162,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		}
 		p.cl = cl
 		defer p.closeBodyClient()
-		defer cl.Close()
+		defer cl.CloseAllowingRebalance()
+		mctx, stopMonitor := context.WithCancel(ctx)
+		monitorDone := make(chan struct{})
+		go func() { defer close(monitorDone); p.monitor(mctx) }()
+		defer func() { stopMonitor(); <-monitorDone }()
 		return p.loop(ctx)
 	}
 	opts = append(opts,
@@ -147,7 +180,11 @@ func (p *Pipeline) Run(ctx context.Context) error {
 	}
 	p.sess, p.cl = sess, sess.Client()
 	defer p.closeBodyClient()
-	defer sess.Close()
+	defer sess.CloseAllowingRebalance()
+	mctx, stopMonitor := context.WithCancel(ctx)
+	monitorDone := make(chan struct{})
+	go func() { defer close(monitorDone); p.monitor(mctx) }()
+	defer func() { stopMonitor(); <-monitorDone }()
 	p.log.Info("pipeline started", "group", p.cfg.Group, "instance_id", p.cfg.InstanceID,
 		"transactional_id", p.cfg.TransactionalID(), "input", p.cfg.InputTopics, "rules", len(p.set.Program.Rules()))
 	return p.loop(ctx)
@@ -162,30 +199,13 @@ func (p *Pipeline) closeBodyClient() {
 	}
 }
 
-// drop forgets the state of revoked or lost partitions; the session aborts
-// any open transaction touching them.
-func (p *Pipeline) drop(why string) func(context.Context, *kgo.Client, map[string][]int32) {
-	return func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for t, ps := range m {
-			for _, part := range ps {
-				tp := partition.TP{Topic: t, Partition: part}
-				if _, ok := p.procs[tp]; ok {
-					delete(p.procs, tp)
-					p.m.ConsumerLag.DeleteLabelValues(t, strconv.Itoa(int(part)))
-					p.log.Info("partition "+why, "topic", t, "partition", part)
-				}
-			}
-		}
-	}
-}
-
 type txn struct {
 	begun    bool
 	start    time.Time
 	records  int
 	promise  *kgo.FirstErrPromise
+	errMu    sync.Mutex
+	errTopic string // the topic of the first failed produce
 	touched  map[*partition.Processor]struct{}
 	alerts   [][]byte
 	alertTs  []time.Time
@@ -199,12 +219,16 @@ func (p *Pipeline) loop(ctx context.Context) error {
 	// they use their own context with a bound.
 	work := context.WithoutCancel(ctx)
 	t := &txn{}
-	p.ready.Store(true)
 	for {
 		if errp := p.restoreErr.Load(); errp != nil {
 			p.abortOpen(work, t)
 			return fmt.Errorf("%w: %w", ErrFatal, *errp)
 		}
+		if errp := p.fatal.Load(); errp != nil {
+			p.abortOpen(work, t)
+			return fmt.Errorf("%w: %w", ErrFatal, *errp)
+		}
+		p.updateLag()
 		if ctx.Err() != nil {
 			return p.shutdown(work, t)
 		}
@@ -214,20 +238,26 @@ func (p *Pipeline) loop(ctx context.Context) error {
 			cancel()
 			pollCtx, cancel = context.WithTimeout(ctx, max(remaining, time.Millisecond))
 		}
+		p.setPollCancel(cancel)
 		fetches := p.cl.PollRecords(pollCtx, p.cfg.MaxBatchRecords)
+		p.setPollCancel(nil)
 		cancel()
 		if fetches.IsClientClosed() {
 			return nil
 		}
-		var fatal error
-		fetches.EachError(func(topic string, part int32, err error) {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				return
+		if !t.begun && p.rebalanced.Load() {
+			// Rebalance callbacks ran since the last poll: reset the
+			// session before processing anything. The polled records
+			// are fetched again from the committed offsets.
+			if err := p.resetSession(work); err != nil {
+				return err
 			}
-			p.log.Warn("fetch error", "topic", topic, "partition", part, "err", err)
-		})
-		if fatal != nil {
-			return fatal
+			p.cl.AllowRebalance()
+			continue
+		}
+		if err := p.pollErrors(fetches); err != nil {
+			p.abortOpen(work, t)
+			return err
 		}
 		if !fetches.Empty() {
 			if !t.begun {
@@ -251,30 +281,18 @@ func (p *Pipeline) loop(ctx context.Context) error {
 					// shutting down: as in shutdown, Kafka aborts the
 					// transaction and the next owner replays its records
 					p.log.Warn("the transaction ending when shutdown began could not be committed; it is aborted and its records will be processed again", "err", err)
-					p.ready.Store(false)
+					p.health.Stopping()
 					return nil
 				}
 				return err
 			}
 		}
-	}
-}
-
-func (p *Pipeline) begin(t *txn) error {
-	*t = txn{begun: true, start: time.Now(), touched: map[*partition.Processor]struct{}{}, dead: map[string]int{}}
-	if p.sess != nil {
-		if err := p.sess.Begin(); err != nil {
-			return err
+		if !t.begun {
+			// No transaction is open: let a pending rebalance run its
+			// callbacks (until the next poll returns).
+			p.cl.AllowRebalance()
 		}
-		t.promise = kgo.AbortingFirstErrPromise(p.cl)
-	} else {
-		t.promise = kgo.AbortingFirstErrPromise(nil)
 	}
-	return nil
-}
-
-func (p *Pipeline) produce(ctx context.Context, t *txn, r *kgo.Record) {
-	p.cl.Produce(ctx, r, t.promise.Promise())
 }
 
 func (p *Pipeline) processFetches(ctx context.Context, t *txn, fetches kgo.Fetches) error {
@@ -288,8 +306,11 @@ func (p *Pipeline) processFetches(ctx context.Context, t *txn, fetches kgo.Fetch
 		proc := p.procs[tp]
 		p.mu.Unlock()
 		if proc == nil {
-			// Revoked while polling: the session aborts this transaction and
-			// the new owner processes the records.
+			// Cannot happen: state is restored before a partition is
+			// fetched, and it is dropped only in the revoke and lost
+			// callbacks, after fetching stopped. Skipping the records
+			// would commit their offsets unprocessed.
+			err = fmt.Errorf("%w: records of %s arrived without its state", ErrFatal, tp)
 			return
 		}
 		if _, ok := t.touched[proc]; !ok {
@@ -306,7 +327,7 @@ func (p *Pipeline) processFetches(ctx context.Context, t *txn, fetches kgo.Fetch
 			}
 			t.records++
 		}
-		p.m.ConsumerLag.WithLabelValues(fp.Topic, strconv.Itoa(int(fp.Partition))).Set(float64(max(fp.HighWatermark-proc.Next, 0)))
+		p.noteHighWatermark(tp, fp.HighWatermark)
 	})
 	return err
 }
@@ -328,7 +349,7 @@ func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Pr
 		p.deadLetter(ctx, t, rec, reason, err.Error())
 		return nil
 	}
-	p.m.EventsIn.WithLabelValues(rec.Topic).Inc()
+	p.countEvent(proc.TP, rec)
 	after := proc.Engine.Stats()
 	if after.Late > before.Late {
 		p.m.LateEvents.Inc()
@@ -403,99 +424,10 @@ func (p *Pipeline) deadLetter(ctx context.Context, t *txn, rec *kgo.Record, reas
 	}
 }
 
-// end produces the state records of every touched partition and ends the
-// transaction: committed, the engines keep their changes; aborted, they roll
-// back and the records are consumed again.
-func (p *Pipeline) end(ctx context.Context, t *txn) error {
-	for proc := range t.touched {
-		for _, sr := range proc.PendingState() {
-			p.produce(ctx, t, &kgo.Record{Topic: p.cfg.StateTopic, Partition: proc.TP.Partition, Key: sr.Key, Value: sr.Value})
-		}
-	}
-	endCtx, cancel := context.WithTimeout(ctx, 2*p.cfg.TransactionTimeout)
-	defer cancel()
-	perr := t.promise.Err()
-	var committed bool
-	var err error
-	if p.sess != nil {
-		committed, err = p.sess.End(endCtx, kgo.TransactionEndTry(perr == nil))
-	} else {
-		// at-least-once (negative control): produce, flush, commit offsets
-		if perr == nil {
-			if err = p.cl.Flush(endCtx); err == nil {
-				p.cl.MarkCommitOffsets(p.cl.UncommittedOffsets())
-				committed = true
-			}
-		}
-	}
-	p.m.TxnDuration.Observe(time.Since(t.start).Seconds())
-	t.begun = false
-	if err != nil {
-		p.m.Txns.WithLabelValues("error").Inc()
-		return fmt.Errorf("%w: ending transaction: %w", ErrFatal, err)
-	}
-	if !committed {
-		p.m.Txns.WithLabelValues("aborted").Inc()
-		p.log.Info("transaction aborted; records will be consumed again", "records", t.records, "produce_err", perr)
-		for proc := range t.touched {
-			if p.cfg.UnsafeKeepStateOnAbort {
-				continue
-			}
-			if err := proc.Aborted(); err != nil {
-				return fmt.Errorf("%w: rolling back %s: %w", ErrFatal, proc.TP, err)
-			}
-		}
-		if p.sess == nil && perr != nil {
-			return fmt.Errorf("%w: produce: %w", ErrFatal, perr)
-		}
-		return nil
-	}
-	p.m.Txns.WithLabelValues("committed").Inc()
-	now := time.Now()
-	live := 0
-	for proc := range t.touched {
-		proc.Committed()
-	}
-	p.mu.Lock()
-	for _, proc := range p.procs {
-		live += proc.Engine.Stats().LiveStates
-	}
-	p.mu.Unlock()
-	p.m.LiveStates.Set(float64(live))
-	for i, r := range t.rules {
-		p.m.AlertsOut.WithLabelValues(r.ID, r.Name).Inc()
-		if !t.alertTs[i].IsZero() {
-			p.m.AlertLatency.Observe(now.Sub(t.alertTs[i]).Seconds())
-		}
-	}
-	for reason, n := range t.dead {
-		p.m.DeadLetters.WithLabelValues(reason).Add(float64(n))
-	}
-	if p.OnCommit != nil && len(t.alerts) > 0 {
-		p.OnCommit(t.alerts)
-	}
-	return nil
-}
-
-func (p *Pipeline) abortOpen(ctx context.Context, t *txn) {
-	if !t.begun {
-		return
-	}
-	t.begun = false
-	if p.sess != nil {
-		endCtx, cancel := context.WithTimeout(ctx, p.cfg.TransactionTimeout)
-		defer cancel()
-		_, _ = p.sess.End(endCtx, kgo.TryAbort)
-	}
-	for proc := range t.touched {
-		_ = proc.Aborted()
-	}
-}
-
 // shutdown ends the open transaction (committing what was processed) and
 // leaves the group.
 func (p *Pipeline) shutdown(ctx context.Context, t *txn) error {
-	p.ready.Store(false)
+	p.health.Stopping()
 	if t.begun {
 		if err := p.end(ctx, t); err != nil {
 			// The transaction did not commit (typically fenced by a
@@ -553,7 +485,33 @@ func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
 	if len(idle) == 0 {
 		return nil
 	}
+	// Flush only what the group coordinator assigns to this member (see
+	// rebalance.go): on any doubt, flush nothing now.
+	tps := make([]partition.TP, len(idle))
+	for i, proc := range idle {
+		tps[i] = proc.TP
+	}
+	owned, err := p.ownedNow(ctx, tps)
+	if err != nil {
+		p.log.Debug("idle flush postponed: group ownership not confirmed", "err", err)
+		return nil
+	}
+	mine := idle[:0]
+	for _, proc := range idle {
+		if owned[proc.TP] {
+			mine = append(mine, proc)
+		} else {
+			p.log.Warn("idle flush skipped: the group assigns the partition to another member", "topic", proc.TP.Topic, "partition", proc.TP.Partition)
+		}
+	}
+	idle = mine
+	if len(idle) == 0 {
+		return nil
+	}
 	sort.Slice(idle, func(i, j int) bool { return idle[i].TP.String() < idle[j].TP.String() })
+	for _, proc := range idle {
+		p.log.Info("idle flush", "topic", proc.TP.Topic, "partition", proc.TP.Partition, "buffered", proc.Engine.Stats().Buffered)
+	}
 	if err := p.begin(t); err != nil {
 		return fmt.Errorf("%w: begin transaction: %w", ErrFatal, err)
 	}
@@ -567,6 +525,20 @@ func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
 		}
 	}
 	return p.end(ctx, t)
+}
+
+// updateStateGauges sets the gauges summed over the assigned partitions.
+func (p *Pipeline) updateStateGauges() {
+	live, buffered := 0, 0
+	p.mu.Lock()
+	for _, proc := range p.procs {
+		st := proc.Engine.Stats()
+		live += st.LiveStates
+		buffered += st.Buffered
+	}
+	p.mu.Unlock()
+	p.m.LiveStates.Set(float64(live))
+	p.m.Buffered.Set(float64(buffered))
 }
 
 // alertHost reads host.id from an alert document.

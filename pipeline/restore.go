@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eqlstream/eqlstream/faults"
 	"github.com/eqlstream/eqlstream/partition"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -17,6 +18,14 @@ import (
 // engine from the state topic and checks that the state's next offset is
 // the committed offset.
 func (p *Pipeline) restore(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	var tps []fmt.Stringer
+	for t, ps := range offsets {
+		for part := range ps {
+			tps = append(tps, partition.TP{Topic: t, Partition: part})
+		}
+	}
+	p.health.Restoring(tps...)
+	defer p.health.Restored(tps...)
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		procs, adjusted, err := p.restoreOnce(ctx, offsets)
@@ -26,11 +35,20 @@ func (p *Pipeline) restore(ctx context.Context, offsets map[string]map[int32]kgo
 				p.procs[tp] = proc
 			}
 			p.mu.Unlock()
+			p.updateStateGauges()
+			p.lagAtAssignment(ctx, procs)
 			return adjusted, nil
 		}
 		lastErr = err
 		if ctx.Err() != nil {
 			return offsets, ctx.Err()
+		}
+		if f := faults.Classify(err, p.scope("Read", p.cfg.StateTopic)); f != nil {
+			// cannot heal: stop at once
+			err := fmt.Errorf("restoring state: %w", f)
+			p.restoreErr.Store(&err)
+			p.cancelPoll()
+			return offsets, err
 		}
 		p.log.Warn("restoring state failed, retrying", "attempt", attempt+1, "err", err)
 		select {
@@ -41,6 +59,7 @@ func (p *Pipeline) restore(ctx context.Context, offsets map[string]map[int32]kgo
 	}
 	// State and offsets disagree: processing would give wrong results.
 	p.restoreErr.Store(&lastErr)
+	p.cancelPoll()
 	return offsets, lastErr
 }
 
@@ -124,8 +143,11 @@ func (p *Pipeline) readState(ctx context.Context, parts map[int32][]partition.TP
 	consume := map[int32]kgo.Offset{}
 	for part := range parts {
 		e, ok := ends.Lookup(p.cfg.StateTopic, part)
-		if !ok || e.Err != nil {
+		if !ok {
 			return 0, fmt.Errorf("state topic %s has no partition %d", p.cfg.StateTopic, part)
+		}
+		if e.Err != nil {
+			return 0, fmt.Errorf("state topic %s partition %d: %w", p.cfg.StateTopic, part, e.Err)
 		}
 		s, _ := starts.Lookup(p.cfg.StateTopic, part)
 		if e.Offset > s.Offset {

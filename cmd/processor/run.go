@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -21,7 +19,6 @@ import (
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -236,27 +233,13 @@ func runPipeline(ctx context.Context, cfg pipeline.Config, set *rules.RuleSet, l
 			return exitUsage
 		}
 	}
-	var srv *http.Server
 	if metricsAddr != "" {
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-		mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-			if !p.Ready() {
-				http.Error(w, "not ready", http.StatusServiceUnavailable)
-				return
-			}
-			fmt.Fprintln(w, "ready")
-		})
-		ln, err := net.Listen("tcp", metricsAddr)
+		stopHTTP, err := serveHTTP(metricsAddr, reg, p.Health(), log)
 		if err != nil {
 			log.Error("metrics listener", "addr", metricsAddr, "err", err)
 			return exitFailure
 		}
-		srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.Serve(ln) }()
-		defer srv.Close()
-		log.Info("metrics listening", "addr", ln.Addr().String())
+		defer stopHTTP()
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx) }()
