@@ -1,6 +1,7 @@
 // Command processor is eqlstream's binary: the Kafka pipeline (`run`), the
 // offline evaluator (`eval`), rule tooling (`check`, `rules`), the event
-// generator (`gen`) and a producer for captured events (`produce`).
+// generator (`gen`), a producer for captured events (`produce`) and the
+// reader of committed idle flush points (`flushes`).
 package main
 
 import (
@@ -17,6 +18,7 @@ commands:
   gen      generate realistic Elastic Defend-like Linux events
   run      the exactly-once Kafka pipeline (--embedded: a zero-setup demo)
   produce  publish NDJSON events to Kafka keyed by host.id
+  flushes  print the idle flush points a processor group committed (for eval --flush-at)
 `
 
 func main() {
@@ -47,6 +49,8 @@ func realMain(args []string) int {
 		return cmdRun(rest, os.Stdout, os.Stderr)
 	case "produce":
 		return cmdProduce(rest, os.Stdin, os.Stderr)
+	case "flushes":
+		return cmdFlushes(rest, os.Stdout, os.Stderr)
 	}
 	fmt.Fprintf(os.Stderr, "processor: unknown command %q\n\n%s", args[0], usage)
 	return 2

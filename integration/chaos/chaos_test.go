@@ -246,7 +246,7 @@ func TestChaos(t *testing.T) {
 		}
 	}
 	stateMismatches := h.compareState(hist, replayed)
-	historyErrors := 0
+	historyErrors := h.crossCheckFlushesCLI(hist)
 	for _, ph := range hist {
 		if ph.err != nil {
 			historyErrors++
