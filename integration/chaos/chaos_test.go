@@ -205,11 +205,14 @@ func TestChaos(t *testing.T) {
 		for i := 0; i < chunks; i++ {
 			lo, hi := len(rest)*i/chunks, len(rest)*(i+1)/chunks
 			h.produce(rest[lo:hi])
-			// A quiet period, longer than the default idle flush (2s) plus
-			// its end-offset check, or a short gap.
+			// A quiet period or a short gap. A quiet period starts once the
+			// processors have caught up (else the partitions are not idle,
+			// only lagging) and lasts longer than the default idle flush
+			// (2s) plus its end-offset check.
 			gap := time.Duration(500+rng.IntN(1000)) * time.Millisecond
 			if i < chunks-1 && rng.IntN(100) < 40 {
-				gap = time.Duration(5000+rng.IntN(3000)) * time.Millisecond
+				gap = time.Duration(4000+rng.IntN(3000)) * time.Millisecond
+				h.waitCaughtUp(chaosCtx, 30*time.Second)
 				quiet.Add(1)
 			}
 			select {
@@ -678,6 +681,32 @@ func (h *harness) drain(timeout time.Duration) bool {
 		time.Sleep(2 * time.Second)
 	}
 	return false
+}
+
+// waitCaughtUp waits until the group's committed offsets reach the input's
+// end (or ctx ends, or timeout passes).
+func (h *harness) waitCaughtUp(ctx context.Context, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		ends, err1 := h.adm.ListEndOffsets(ctx, h.topics.in)
+		com, err2 := h.adm.FetchOffsets(ctx, h.topics.group)
+		if err1 == nil && err2 == nil {
+			done := true
+			ends.Each(func(o kadm.ListedOffset) {
+				if c, ok := com.Lookup(o.Topic, o.Partition); !ok || c.At < o.Offset {
+					done = false
+				}
+			})
+			if done {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
 }
 
 func (h *harness) stopAll() {
