@@ -78,7 +78,7 @@ func Classify(err error, s Scope) *Fatal {
 		errors.Is(err, kerr.TransactionalIDNotFound), errors.Is(err, kerr.InvalidProducerIDMapping):
 		var ke *kerr.Error
 		errors.As(err, &ke)
-		return f("producer fenced: a newer instance uses transactional ID %q (%s)", s.TransactionalID, ke.Message)
+		return f("producer fenced (%s): a newer instance uses transactional ID %q, or the broker aborted a transaction that outlived the transaction timeout", ke.Message, s.TransactionalID)
 	case errors.Is(err, kerr.UnknownTopicID):
 		return f("%s was deleted or recreated while in use (%s)", topic(), code(kerr.UnknownTopicID))
 	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge), errors.Is(err, kerr.InvalidRecord),

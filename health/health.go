@@ -6,7 +6,8 @@
 // Ready (200 on /readyz) means all of:
 //   - the instance is a member of its consumer group (assigned, not lost);
 //   - no assigned partition is still restoring its state;
-//   - a broker round trip succeeded within BrokerBound;
+//   - the last broker round trip (the pipeline probes every few seconds)
+//     succeeded, and one succeeded within BrokerBound;
 //   - the last poll returned no error, and the last transaction end
 //     neither failed nor was retried (a transaction aborted for an error
 //     keeps the instance not ready until one commits);
@@ -126,9 +127,6 @@ func (t *Tracker) Pending(lag bool) {
 func (t *Tracker) Poll(err error) {
 	t.mu.Lock()
 	t.pollErr = err
-	if err == nil {
-		t.lastBroker = maxTime(t.lastBroker, t.now())
-	}
 	t.mu.Unlock()
 }
 
@@ -198,12 +196,11 @@ func (t *Tracker) Ready() (bool, string) {
 		}
 		why = append(why, fmt.Sprintf("restoring %d partitions (%s)", n, strings.Join(parts, ", ")))
 	}
-	if t.lastBroker.IsZero() || now.Sub(t.lastBroker) > t.BrokerBound {
-		msg := fmt.Sprintf("no broker round trip succeeded for %s", now.Sub(maxTime(t.lastBroker, t.startedAt)).Round(time.Second))
-		if t.brokerErr != nil {
-			msg += fmt.Sprintf(" (last error: %v)", t.brokerErr)
-		}
-		why = append(why, msg)
+	switch {
+	case t.brokerErr != nil:
+		why = append(why, fmt.Sprintf("brokers unreachable: %v (last successful round trip %s ago)", t.brokerErr, now.Sub(maxTime(t.lastBroker, t.startedAt)).Round(time.Second)))
+	case t.lastBroker.IsZero() || now.Sub(t.lastBroker) > t.BrokerBound:
+		why = append(why, fmt.Sprintf("no broker round trip succeeded for %s", now.Sub(maxTime(t.lastBroker, t.startedAt)).Round(time.Second)))
 	}
 	if t.pollErr != nil {
 		why = append(why, fmt.Sprintf("polling failed: %v", t.pollErr))

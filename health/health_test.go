@@ -41,12 +41,15 @@ func TestReadiness(t *testing.T) {
 	tr.Restored(tp("in/0"), tp("in/1"), tp("in/2"))
 	wantReady(t, tr, true, "ready")
 
-	// the broker stops answering: not ready once BrokerBound has passed
+	// the broker stops answering: not ready at the first failed round
+	// trip, and when none succeeded for BrokerBound
 	c.advance(5 * time.Second)
 	tr.Broker(errors.New("dial tcp: connection refused"))
+	wantReady(t, tr, false, "not ready: brokers unreachable: dial tcp: connection refused (last successful round trip 5s ago)")
+	tr.Broker(nil)
 	wantReady(t, tr, true, "ready")
-	c.advance(6 * time.Second)
-	wantReady(t, tr, false, "no broker round trip succeeded for 11s (last error: dial tcp: connection refused)")
+	c.advance(11 * time.Second)
+	wantReady(t, tr, false, "not ready: no broker round trip succeeded for 11s")
 	tr.Broker(nil)
 	wantReady(t, tr, true, "ready")
 

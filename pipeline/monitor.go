@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eqlstream/eqlstream/faults"
@@ -45,7 +46,7 @@ func (p *Pipeline) probe(ctx context.Context, timeout time.Duration, all []strin
 	}
 	if err != nil {
 		p.health.Broker(err)
-		return p.probeFatal(err, "Describe", "")
+		return p.probeFatal(err, "Describe", strings.Join(p.cfg.InputTopics, ","))
 	}
 	m := map[partition.TP]int64{}
 	ends.Each(func(o kadm.ListedOffset) { m[partition.TP{Topic: o.Topic, Partition: o.Partition}] = o.Offset })

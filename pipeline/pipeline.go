@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
+	"github.com/eqlstream/eqlstream/faults"
 	"github.com/eqlstream/eqlstream/health"
 	"github.com/eqlstream/eqlstream/partition"
 	"github.com/eqlstream/eqlstream/rules"
@@ -147,7 +148,10 @@ func (p *Pipeline) Run(ctx context.Context) error {
 		kgo.OnPartitionsRevoked(p.drop("revoked")),
 		kgo.OnPartitionsLost(p.drop("lost")),
 		kgo.FetchMaxWait(max(p.cfg.CommitInterval, 50*time.Millisecond)),
-		kgo.RecordDeliveryTimeout(p.cfg.TransactionTimeout),
+		// A record that cannot be delivered fails well within the
+		// transaction timeout, so the abort reaches the coordinator before
+		// it times the transaction out and fences the producer.
+		kgo.RecordDeliveryTimeout(max(p.cfg.TransactionTimeout/2, time.Second)),
 		kgo.SessionTimeout(p.cfg.SessionTimeout),
 		kgo.HeartbeatInterval(max(p.cfg.SessionTimeout/10, 500*time.Millisecond)),
 		kgo.RebalanceTimeout(2*p.cfg.TransactionTimeout+10*time.Second),
@@ -226,7 +230,7 @@ func (p *Pipeline) loop(ctx context.Context) error {
 		}
 		if errp := p.fatal.Load(); errp != nil {
 			p.abortOpen(work, t)
-			return fmt.Errorf("%w: %w", ErrFatal, *errp)
+			return *errp // wraps ErrFatal
 		}
 		p.updateLag()
 		if ctx.Err() != nil {
@@ -245,7 +249,7 @@ func (p *Pipeline) loop(ctx context.Context) error {
 		if fetches.IsClientClosed() {
 			return nil
 		}
-		if !t.begun && p.rebalanced.Load() {
+		if !t.begun && p.rebalanced.Load() && p.sess != nil {
 			// Rebalance callbacks ran since the last poll: reset the
 			// session before processing anything. The polled records
 			// are fetched again from the committed offsets.
@@ -262,7 +266,7 @@ func (p *Pipeline) loop(ctx context.Context) error {
 		if !fetches.Empty() {
 			if !t.begun {
 				if err := p.begin(t); err != nil {
-					return fmt.Errorf("%w: begin transaction: %w", ErrFatal, err)
+					return p.classify("begin transaction", err)
 				}
 			}
 			if err := p.processFetches(work, t, fetches); err != nil {
@@ -493,6 +497,9 @@ func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
 	}
 	owned, err := p.ownedNow(ctx, tps)
 	if err != nil {
+		if f := faults.Classify(err, p.scope("Describe", "")); f != nil {
+			return fmt.Errorf("%w: describing the group before an idle flush: %w", ErrFatal, f)
+		}
 		p.log.Debug("idle flush postponed: group ownership not confirmed", "err", err)
 		return nil
 	}
@@ -513,7 +520,7 @@ func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
 		p.log.Info("idle flush", "topic", proc.TP.Topic, "partition", proc.TP.Partition, "buffered", proc.Engine.Stats().Buffered)
 	}
 	if err := p.begin(t); err != nil {
-		return fmt.Errorf("%w: begin transaction: %w", ErrFatal, err)
+		return p.classify("begin transaction", err)
 	}
 	for _, proc := range idle {
 		t.touched[proc] = struct{}{}

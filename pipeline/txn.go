@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/eqlstream/eqlstream/faults"
@@ -80,9 +81,9 @@ func (p *Pipeline) end(ctx context.Context, t *txn) error {
 			p.produce(ctx, t, &kgo.Record{Topic: p.cfg.StateTopic, Partition: proc.TP.Partition, Key: sr.Key, Value: sr.Value})
 		}
 	}
+	perr := t.promise.Err() // waits for every record (RecordDeliveryTimeout bounds it)
 	endCtx, cancel := context.WithTimeout(ctx, 2*p.cfg.TransactionTimeout)
 	defer cancel()
-	perr := t.promise.Err()
 	t.errMu.Lock()
 	errTopic := t.errTopic
 	t.errMu.Unlock()
@@ -107,7 +108,9 @@ func (p *Pipeline) end(ctx context.Context, t *txn) error {
 		p.m.TxnAborts.WithLabelValues(causeFatal).Inc()
 		p.health.TxnEnded(false, "ending the transaction failed")
 		p.log.Warn("transaction end failed", "cause", causeFatal, "records", t.records, "produce_err", perr, "err", err)
-		return p.fatalf("ending transaction", err, p.scope("Write", ""))
+		// Produce errors come through the promises; an End error with a
+		// topic is the offset commit's: Read on the input.
+		return p.fatalf("ending transaction", err, p.scope("Read", strings.Join(p.cfg.InputTopics, ",")))
 	}
 	if !committed {
 		p.m.Txns.WithLabelValues("aborted").Inc()
