@@ -570,6 +570,11 @@ func (h *harness) chaos(ctx context.Context) {
 		switch {
 		case action < 35: // kill -9 a processor (most often inside an open transaction)
 			p := run[h.rng.IntN(len(run))]
+			if h.p.mode == "at-least-once" {
+				// the control's duplicates come from records processed
+				// but not yet committed: kill while there is input to process
+				h.waitLag(ctx, 200, 5*time.Second)
+			}
 			h.step("kill -9 processor %s", p.id)
 			h.kill9(p)
 			time.Sleep(time.Duration(300+h.rng.IntN(1500)) * time.Millisecond)
@@ -681,6 +686,35 @@ func (h *harness) drain(timeout time.Duration) bool {
 		time.Sleep(2 * time.Second)
 	}
 	return false
+}
+
+// waitLag waits until the group's committed offsets are at least min
+// records behind the input's end (or ctx ends, or timeout passes).
+func (h *harness) waitLag(ctx context.Context, min int64, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		ends, err1 := h.adm.ListEndOffsets(ctx, h.topics.in)
+		com, err2 := h.adm.FetchOffsets(ctx, h.topics.group)
+		if err1 == nil && err2 == nil {
+			lag := int64(0)
+			ends.Each(func(o kadm.ListedOffset) {
+				c, ok := com.Lookup(o.Topic, o.Partition)
+				if !ok {
+					lag += o.Offset
+				} else if c.At < o.Offset {
+					lag += o.Offset - c.At
+				}
+			})
+			if lag >= min {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // waitCaughtUp waits until the group's committed offsets reach the input's
