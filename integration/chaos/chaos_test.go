@@ -567,6 +567,9 @@ func (h *harness) chaos(ctx context.Context) {
 		if first {
 			action, first = 0, false // every schedule starts with a kill -9 of a processor
 		}
+		if h.p.mode == "at-least-once" && action < 70 {
+			action = 0 // the control's violation needs crashes: twice the kills
+		}
 		switch {
 		case action < 35: // kill -9 a processor (most often inside an open transaction)
 			p := run[h.rng.IntN(len(run))]
