@@ -194,6 +194,41 @@ func TestIdleInstanceNeverFlushesPartitionsItDoesNotOwn(t *testing.T) {
 			t.Errorf("a flushed partition %d, which the brokers assign to %v", p, settled)
 		}
 	}
+	// No transaction aborted: the session is reset after each rebalance,
+	// so the first transaction after an idle-time rebalance commits.
+	for _, p := range []*proc{a, c} {
+		for _, l := range strings.Split(p.log(), "\n") {
+			if strings.Contains(l, "transaction aborted") || strings.Contains(l, "transaction end failed") {
+				t.Errorf("%s: %s", p.name, l)
+			}
+		}
+	}
+	// Lag is exported for exactly the partitions each instance is
+	// assigned, including those it restored while idle (no fetch since).
+	for _, pa := range []struct {
+		p    *proc
+		addr string
+		id   string
+	}{{a, aAddr, "eqlstream-it-idle-a"}, {c, cAddr, "eqlstream-it-idle-c"}} {
+		m, err := pa.p.scrape(pa.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lag := metricByLabel(m, "eqlstream_consumer_lag_records", "partition")
+		var parts []string
+		for part := range lag {
+			parts = append(parts, part)
+		}
+		sort.Strings(parts)
+		var want []string
+		for _, part := range final[pa.id] {
+			want = append(want, strconv.Itoa(int(part)))
+		}
+		sort.Strings(want)
+		if strings.Join(parts, ",") != strings.Join(want, ",") {
+			t.Errorf("%s exports consumer lag for partitions %v, want its assignment %v", pa.p.name, parts, want)
+		}
+	}
 	got := topicAlerts(t, e.readCommitted(n.Alerts, time.Minute))
 	checkExactlyOnce(t, want, got)
 	checkPerHostOrder(t, want, got)
