@@ -570,7 +570,7 @@ func (h *harness) chaos(ctx context.Context) {
 			action, first = 0, false // every schedule starts with a kill -9 of a processor
 		}
 		switch {
-		case action < 35 && h.p.mode == "at-least-once":
+		case action < 70 && h.p.mode == "at-least-once":
 			// The control's duplicates come from alerts produced for
 			// records whose offsets are not committed yet (they are
 			// committed every second): crash every processor as soon as
