@@ -7,8 +7,12 @@ DURATION  ?= 3m
 .PHONY: mutants all build test unit perf-guards integration vet fmt-check fuzz bench demo kafka-up kafka-down kafka-secure-up kafka-secure-env kafka-secure-down chaos chaos-ci clean
 
 # chaos: the exactly-once proof on a 3-node cluster (started here unless
-# KAFKA_BROKERS and KAFKA_LOCAL point at one). MODE= runs a negative control:
-# keep-state-on-abort or at-least-once (the test passes when it is caught).
+# KAFKA_BROKERS and KAFKA_LOCAL point at one; EQLSTREAM_KAFKA_STATE,
+# EQLSTREAM_KAFKA_BROKER_PORT and EQLSTREAM_KAFKA_CONTROLLER_PORT choose its
+# state dir and ports). Processors run with their default flags (idle flush
+# 2s). MODE= runs a negative control, which passes when the checker catches
+# its own violation: keep-state-on-abort (missing), at-least-once
+# (duplicated) or flush-unrecorded (state_mismatches).
 EVENTS      ?= 200000
 HOSTS       ?= 1000
 ATTACK_RATE ?= 0.02
@@ -105,11 +109,12 @@ chaos:
 	$(GO) test -tags chaos -count=1 -v -timeout 90m -run '^TestChaos$$' ./integration/chaos/
 
 # The bounded version CI runs on every submission: the exactly-once run and
-# both negative controls, on the cluster .ci/run started.
+# the three negative controls, on the cluster .ci/run started.
 chaos-ci:
 	$(MAKE) chaos SEED=$(SEED) DURATION=75s EVENTS=60000 HOSTS=300 ATTACK_RATE=0.012
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=keep-state-on-abort
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=at-least-once
+	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=30000 HOSTS=200 ATTACK_RATE=0.02 MODE=flush-unrecorded
 
 # Mutation check of the test suite (not part of make test: ~5 minutes): each
 # mutant in internal/mutants/mutants.txt must make a test fail.

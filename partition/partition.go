@@ -2,8 +2,9 @@
 // engine per assigned input partition, the bodies of events that live
 // partial matches refer to, and the encoding of that state as records of the
 // compacted state topic (one record per rule and join key, plus a meta record
-// with the next input offset), so state commits in the same Kafka
-// transaction as alerts and offsets.
+// with the next input offset and the idle flushes so far), so state commits
+// in the same Kafka transaction as alerts and offsets, and the one wall-clock
+// decision (an idle flush) is recorded where an offline replay can read it.
 package partition
 
 import (
@@ -20,8 +21,10 @@ import (
 	"github.com/eqlstream/eqlstream/rules/engine"
 )
 
-// metaVersion is the version of the meta record's envelope.
-const metaVersion = 1
+// metaVersion is the version of the meta record's envelope written now.
+// Version 1: [1][next u64][engine meta]. Version 2 adds the idle flush
+// record: [2][next u64][flushes u64][last flush u64][engine meta].
+const metaVersion = 2
 
 // ErrOffsetMismatch means the state topic's meta record does not describe
 // the committed input offset: state and offsets disagree.
@@ -46,14 +49,24 @@ type Processor struct {
 	// LastEvent is the wall-clock time the partition last received an
 	// event (for idle flushing).
 	LastEvent time.Time
+	// Flushes counts the idle flushes in the partition's history;
+	// LastFlush is Next at the latest one (-1: none). Both go into the meta
+	// record, so the committed history of meta records lists every flush
+	// point (see FlushHistory).
+	Flushes   uint64
+	LastFlush int64
 	// begun is set while a transaction touches the partition.
 	begun     bool
 	committed int64
+	// the flush record as of the last commit (restored on abort)
+	committedFlushes   uint64
+	committedLastFlush int64
 }
 
 // New returns a processor with empty state starting at offset next.
 func New(tp TP, set *rules.RuleSet, next int64) *Processor {
-	return &Processor{TP: tp, Engine: set.Program.NewEngine(), Bodies: rules.NewEventStore(), Next: next, committed: next}
+	return &Processor{TP: tp, Engine: set.Program.NewEngine(), Bodies: rules.NewEventStore(), Next: next, committed: next,
+		LastFlush: -1, committedLastFlush: -1}
 }
 
 // ResetCommitted makes Next the committed position (after restoring state
@@ -79,6 +92,7 @@ func (p *Processor) Committed() {
 	}
 	p.Engine.Commit()
 	p.committed = p.Next
+	p.committedFlushes, p.committedLastFlush = p.Flushes, p.LastFlush
 	p.begun = false
 }
 
@@ -90,6 +104,7 @@ func (p *Processor) Aborted() error {
 	}
 	p.begun = false
 	p.Next = p.committed
+	p.Flushes, p.LastFlush = p.committedFlushes, p.committedLastFlush
 	return p.Engine.Rollback()
 }
 
@@ -119,9 +134,11 @@ func (p *Processor) PendingState() []StateRecord {
 	for _, d := range deltas {
 		out = append(out, StateRecord{Key: DeltaKey(p.TP, d.RuleID, d.Key), Value: d.Value})
 	}
-	v := make([]byte, 0, len(meta)+9)
+	v := make([]byte, 0, len(meta)+25)
 	v = append(v, metaVersion)
 	v = binary.BigEndian.AppendUint64(v, uint64(p.Next))
+	v = binary.BigEndian.AppendUint64(v, p.Flushes)
+	v = binary.BigEndian.AppendUint64(v, uint64(p.LastFlush))
 	v = append(v, meta...)
 	out = append(out, StateRecord{Key: MetaKey(p.TP), Value: v})
 	return out
@@ -173,14 +190,17 @@ func (r *Restorer) Build(set *rules.RuleSet, committed int64) (*Processor, error
 		}
 		return p, nil
 	}
-	if len(r.meta) < 9 || r.meta[0] != metaVersion {
-		return nil, fmt.Errorf("%s: unsupported meta record", r.tp)
+	m, err := DecodeMeta(r.meta)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.tp, err)
 	}
-	next := int64(binary.BigEndian.Uint64(r.meta[1:9]))
+	next := m.Next
 	if committed >= 0 && next != committed {
 		return nil, fmt.Errorf("%w: %s state is at offset %d, committed offset is %d", ErrOffsetMismatch, r.tp, next, committed)
 	}
-	if err := p.Engine.ApplyMeta(r.meta[9:]); err != nil {
+	p.Flushes, p.LastFlush = m.Flushes, m.LastFlush
+	p.committedFlushes, p.committedLastFlush = m.Flushes, m.LastFlush
+	if err := p.Engine.ApplyMeta(m.Engine); err != nil {
 		if errors.Is(err, engine.ErrStateMismatch) {
 			return nil, fmt.Errorf("%s: %w (rules changed: reset the group or use a new state topic)", r.tp, err)
 		}

@@ -25,7 +25,7 @@ const scenario = "../rules/testdata/scenarios/apt_package_manager_network_connec
 
 var tp = TP{Topic: "in", Partition: 3}
 
-func builtinSet(t *testing.T) *rules.RuleSet {
+func scenarioSet(t *testing.T) *rules.RuleSet {
 	t.Helper()
 	set, err := rules.Compile(rules.Builtin(), engine.Options{TimestampField: "@timestamp", CategoryField: "event.category",
 		AllowedDisorder: 2 * time.Second, MaxStates: 100_000})
@@ -112,7 +112,7 @@ func reference(t *testing.T, set *rules.RuleSet, evs [][]byte) (after [][]string
 }
 
 func TestRestoreContinuesExactly(t *testing.T) {
-	set := builtinSet(t)
+	set := scenarioSet(t)
 	evs := scenarioEvents(t)
 	after, flush := reference(t, set, evs)
 	var total int
@@ -157,7 +157,7 @@ func TestRestoreContinuesExactly(t *testing.T) {
 }
 
 func TestAbortRollsBack(t *testing.T) {
-	set := builtinSet(t)
+	set := scenarioSet(t)
 	evs := scenarioEvents(t)
 	after, flush := reference(t, set, evs)
 	for cut := 0; cut+6 <= len(evs); cut += 3 {
@@ -189,7 +189,7 @@ func TestAbortRollsBack(t *testing.T) {
 }
 
 func TestRestoreRefusesMismatchedOffsets(t *testing.T) {
-	set := builtinSet(t)
+	set := scenarioSet(t)
 	evs := scenarioEvents(t)
 	log := &stateLog{}
 	p := New(tp, set, 0)

@@ -56,6 +56,7 @@ type Config struct {
 	// Never use them in production.
 	UnsafeKeepStateOnAbort bool // do not roll state back on abort
 	UnsafeAtLeastOnce      bool // no transactions: produce, then commit offsets
+	UnsafeFlushUnrecorded  bool // idle flushes are not recorded in the meta record
 }
 
 // Validate fills defaults and checks the configuration.
@@ -123,7 +124,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("topic %q is used both as input and output", t))
 		}
 	}
-	if c.UnsafeAtLeastOnce && c.UnsafeKeepStateOnAbort {
+	if n := btoi(c.UnsafeAtLeastOnce) + btoi(c.UnsafeKeepStateOnAbort) + btoi(c.UnsafeFlushUnrecorded); n > 1 {
 		errs = append(errs, errors.New("choose one unsafe mode"))
 	}
 	return errors.Join(errs...)
@@ -132,3 +133,10 @@ func (c *Config) Validate() error {
 // TransactionalID is the producer's transactional ID: stable per instance, so
 // a restarted instance fences its predecessor at once.
 func (c *Config) TransactionalID() string { return "eqlstream-" + c.Group + "-" + c.InstanceID }
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

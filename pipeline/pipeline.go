@@ -529,7 +529,7 @@ func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
 	for _, proc := range idle {
 		t.touched[proc] = struct{}{}
 		proc.Begin()
-		ms := proc.Engine.FlushIdle()
+		ms := p.cfg.flushIdle(proc)
 		if err := p.emitAlerts(ctx, t, proc, ms, nil); err != nil {
 			p.abortOpen(ctx, t)
 			return err

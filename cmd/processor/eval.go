@@ -38,6 +38,10 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	output := fs.String("output", "", "write alerts here instead of stdout")
 	strict := fs.Bool("strict", false, "stop at the first bad input line (exit 4)")
 	quiet := fs.Bool("quiet", false, "no summary on stderr")
+	var flushAt flushPoints
+	fs.Var(&flushAt, "flush-at", "idle flushes to replay: after these input line counts, comma separated (or @FILE); reproduces a processor's recorded flush points")
+	finalFlush := fs.Bool("final-flush", true, "at the end of the input, release the reorder buffer and decide pending missing-event matches as if the stream ended (false: leave them pending, as a running processor does)")
+	statsOut := fs.String("stats-out", "", "write the final counters and engine state (events, late, watermark, ...) as JSON to this file")
 	ef.register(fs)
 	xf.register(fs)
 	fs.Usage = usageFunc(fs, "processor eval [--rules PATH]... [--query EQL] [--exceptions PATH]... [flags] [FILE|-]...")
@@ -84,6 +88,8 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	st := &evalStats{perRule: map[string]int{}, byReason: map[string]int{}}
 	eng := set.Program.NewEngine()
+	lines := int64(0) // input lines read, over all inputs (--flush-at counts them)
+	nextFlush := 0
 	store := rules.NewEventStore()
 	var ref uint64
 	start := time.Now()
@@ -108,6 +114,19 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return nil
 	}
+	// flushDue replays the recorded idle flushes due after the lines read so far.
+	flushDue := func() error {
+		for ; nextFlush < len(flushAt) && flushAt[nextFlush] <= lines; nextFlush++ {
+			if err := emit(eng.FlushIdle(), nil, 0); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := flushDue(); err != nil {
+		fmt.Fprintf(stderr, "eval: %v\n", err)
+		return exitFailure
+	}
 	for _, in := range inputs {
 		r, closeFn, err := openInput(in, stdin)
 		if err != nil {
@@ -120,6 +139,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			raw, rerr := readLine(br)
 			if len(raw) > 0 || (rerr == nil && raw != nil) {
 				line++
+				lines++
 				if errors.Is(rerr, errTooLong) {
 					st.bad++
 					st.byReason[engine.ReasonTooLarge]++
@@ -168,6 +188,11 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				}
 			}
 		next:
+			if err := flushDue(); err != nil {
+				fmt.Fprintf(stderr, "eval: %v\n", err)
+				closeFn()
+				return exitFailure
+			}
 			if rerr == io.EOF {
 				break
 			}
@@ -179,9 +204,15 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		closeFn()
 	}
-	if err := emit(eng.Flush(), nil, 0); err != nil {
-		fmt.Fprintf(stderr, "eval: %v\n", err)
-		return exitFailure
+	if nextFlush < len(flushAt) {
+		fmt.Fprintf(stderr, "eval: --flush-at %d is after the end of the input (%d lines)\n", flushAt[nextFlush], lines)
+		return exitUsage
+	}
+	if *finalFlush {
+		if err := emit(eng.Flush(), nil, 0); err != nil {
+			fmt.Fprintf(stderr, "eval: %v\n", err)
+			return exitFailure
+		}
 	}
 	if err := bw.Flush(); err != nil {
 		fmt.Fprintf(stderr, "eval: writing alerts: %v\n", err)
@@ -189,6 +220,12 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if progress {
 		fmt.Fprint(os.Stderr, "\r\033[K")
+	}
+	if *statsOut != "" {
+		if err := writeEvalStats(*statsOut, st, eng.Stats(), len(flushAt)); err != nil {
+			fmt.Fprintf(stderr, "eval: %v\n", err)
+			return exitFailure
+		}
 	}
 	if !*quiet {
 		el := time.Since(start)

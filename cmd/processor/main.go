@@ -1,7 +1,8 @@
 // Command processor is eqlstream's binary: the Kafka pipeline (`run`), the
 // offline evaluator (`eval`), rule tooling (`check`, `rules`), the event
 // generator (`gen`), a producer for captured events (`produce`) and the
-// Kafka ACLs a deployment needs (`acls`).
+// Kafka ACLs a deployment needs (`acls`), a reader of topics (`consume`) and
+// of committed idle flush points (`flushes`).
 package main
 
 import (
@@ -19,6 +20,7 @@ commands:
   run      the exactly-once Kafka pipeline (--embedded: a zero-setup demo)
   produce  publish NDJSON events to Kafka keyed by host.id
   consume  read a topic read_committed: alerts as one line each, dead letters, or raw JSON
+  flushes  print the idle flush points a processor group committed (for eval --flush-at)
   acls     print the Kafka ACLs a run configuration needs (--check: verify them)
   version  print the version, commit and Go version
 
@@ -59,6 +61,8 @@ func realMain(args []string) int {
 		return cmdACLs(rest, os.Stdout, os.Stderr)
 	case "version", "--version":
 		return cmdVersion(rest, os.Stdout, os.Stderr)
+	case "flushes":
+		return cmdFlushes(rest, os.Stdout, os.Stderr)
 	}
 	fmt.Fprintf(os.Stderr, "processor: unknown command %q\n\n%s", args[0], usage)
 	return 2

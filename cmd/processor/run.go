@@ -63,7 +63,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.BoolVar(&f.embedded, "embedded", false, "demo: an in-process broker (kfake) fed by the generator; NOT for production")
 	fs.IntVar(&f.embeddedEvents, "embedded-events", 20000, "events the embedded demo generates")
-	fs.StringVar(&f.unsafeMode, "unsafe-test-mode", "", "negative controls for the exactly-once checker: keep-state-on-abort or at-least-once; never in production")
+	fs.StringVar(&f.unsafeMode, "unsafe-test-mode", "", "negative controls for the exactly-once checker: keep-state-on-abort, at-least-once or flush-unrecorded (idle flushes not recorded in the state); never in production")
 	f.ef.register(fs)
 	f.xf.register(fs)
 	fs.Usage = usageFunc(fs, "processor run [--brokers B] [--embedded] [flags] (every flag is also EQLSTREAM_<NAME>)")
@@ -156,6 +156,8 @@ func (f *runFlags) config(conn *kafkaconn.Config) (pipeline.Config, error) {
 		cfg.UnsafeKeepStateOnAbort = true
 	case "at-least-once":
 		cfg.UnsafeAtLeastOnce = true
+	case "flush-unrecorded":
+		cfg.UnsafeFlushUnrecorded = true
 	default:
 		return cfg, fmt.Errorf("unknown --unsafe-test-mode %q", f.unsafeMode)
 	}

@@ -3,7 +3,6 @@
 package chaos
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -22,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eqlstream/eqlstream/rules/engine"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -32,7 +32,7 @@ type params struct {
 	events     int
 	hosts      int
 	attackRate float64
-	mode       string // "" (exactly-once), keep-state-on-abort, at-least-once
+	mode       string // "" (exactly-once), keep-state-on-abort, at-least-once, flush-unrecorded
 	partitions int32
 	preFrac    float64
 }
@@ -71,9 +71,9 @@ func loadParams(t *testing.T) params {
 	}
 	p.mode = os.Getenv("CHAOS_MODE")
 	switch p.mode {
-	case "", "keep-state-on-abort", "at-least-once":
+	case "", "keep-state-on-abort", "at-least-once", "flush-unrecorded":
 	default:
-		t.Fatalf("CHAOS_MODE %q: want empty, keep-state-on-abort or at-least-once", p.mode)
+		t.Fatalf("CHAOS_MODE %q: want empty, keep-state-on-abort, at-least-once or flush-unrecorded", p.mode)
 	}
 	return p
 }
@@ -93,6 +93,7 @@ type harness struct {
 	// uncleanExits counts processors that did not exit 0 after SIGTERM.
 	uncleanExits atomic.Int64
 	logs         []string
+	alertsSeen   *atomic.Int64 // alerts the concurrent reader has seen
 	adm          *kadm.Client
 	admCl        *kgo.Client
 	rng          *rand.Rand
@@ -170,12 +171,12 @@ func TestChaos(t *testing.T) {
 	attacks := h.generate(input)
 	h.createTopics()
 	lines := readLines(t, input)
-	// One closing event per host, a minute of event time after its last
-	// event, produced last: it moves every partition's watermark past all
-	// pending sequences, so the run needs no wall-clock idle flush (an idle
-	// flush before late input arrives would make the online answer depend on
-	// timing, and this test demands the exact offline answer).
-	lines = append(lines, closingEvents(t, lines)...)
+	// The processors run with their default flags, idle flush on: the
+	// quiet periods of the production schedule below make partitions idle,
+	// their reorder buffers are flushed, and events arriving after a flush
+	// with older timestamps are late. Each flush is recorded in the state the
+	// transaction commits; the checker replays the input with the recorded
+	// flush points and must get the online answer exactly.
 	pre := int(float64(len(lines)) * p.preFrac)
 	h.produce(lines[:pre])
 	h.logf("produced %d of %d events before the chaos", pre, len(lines))
@@ -187,6 +188,7 @@ func TestChaos(t *testing.T) {
 	readerCtx, stopReader := context.WithCancel(context.Background())
 	readerDone := make(chan struct{})
 	var readerDup, readerSeen atomic.Int64
+	h.alertsSeen = &readerSeen
 	go func() {
 		defer close(readerDone)
 		h.reader(readerCtx, &readerSeen, &readerDup)
@@ -195,16 +197,29 @@ func TestChaos(t *testing.T) {
 	// chaos, with the rest of the input produced during it
 	chaosCtx, stopChaos := context.WithTimeout(context.Background(), p.duration)
 	prodDone := make(chan struct{})
+	var quiet atomic.Int64
 	go func() {
 		defer close(prodDone)
+		// Its own seeded generator: the chaos goroutine owns h.rng.
+		rng := rand.New(rand.NewPCG(uint64(p.seed), 0x5eed))
 		rest := lines[pre:]
-		chunks := 20
+		chunks := max(int(p.duration/(3200*time.Millisecond)), 4)
 		for i := 0; i < chunks; i++ {
 			lo, hi := len(rest)*i/chunks, len(rest)*(i+1)/chunks
 			h.produce(rest[lo:hi])
+			// A quiet period or a short gap. A quiet period starts once the
+			// processors have caught up (else the partitions are not idle,
+			// only lagging) and lasts longer than the default idle flush
+			// (2s) plus its end-offset check.
+			gap := time.Duration(500+rng.IntN(1000)) * time.Millisecond
+			if i < chunks-1 && rng.IntN(100) < 40 {
+				gap = time.Duration(4000+rng.IntN(3000)) * time.Millisecond
+				h.waitCaughtUp(chaosCtx, 30*time.Second)
+				quiet.Add(1)
+			}
 			select {
 			case <-chaosCtx.Done():
-			case <-time.After(p.duration / time.Duration(chunks+4)):
+			case <-time.After(gap):
 			}
 		}
 	}()
@@ -214,6 +229,8 @@ func TestChaos(t *testing.T) {
 	h.logf("chaos over: restoring brokers and 3 processors, draining")
 	h.heal()
 	drained := h.drain(10 * time.Minute)
+	// the input's end is a last quiet period: let the idle flushes run
+	time.Sleep(8 * time.Second)
 	h.stopAll()
 	stopReader()
 	<-readerDone
@@ -221,18 +238,35 @@ func TestChaos(t *testing.T) {
 	// checks
 	openTxns := h.openTransactions()
 	got := h.readAlerts()
-	expected, expOrder := h.expected()
+	hist := h.readFlushHistory()
+	expected, expOrder, replayed := h.expected(hist)
 	missing, dup, unexpected := compare(expected, got.ids)
 	order := h.orderViolations(expOrder, got.byHost)
 	aborted := h.abortedTxns()
-	line := fmt.Sprintf("eos: events=%d expected=%d read=%d missing=%d duplicated=%d unexpected=%d kills=%d sigterms=%d rebalances=%d broker_kills=%d broker_pauses=%d aborted_txns=%d open_txns=%d order_violations=%d reader_dups=%d attack_chains=%d drained=%v seed=%d mode=%s",
-		len(lines), len(expected), len(got.ids), missing, dup, unexpected, h.counters.kills.Load(), h.counters.sigterms.Load(),
+	var flushes, late int64
+	for _, ph := range hist {
+		flushes += int64(len(ph.Points))
+		if st, err := engine.MetaStats(ph.Last.Engine); err == nil {
+			late += int64(st.Late)
+		}
+	}
+	stateMismatches := h.compareState(hist, replayed)
+	historyErrors := h.crossCheckFlushesCLI(hist)
+	for _, ph := range hist {
+		if ph.err != nil {
+			historyErrors++
+		}
+	}
+	line := fmt.Sprintf("eos: events=%d expected=%d read=%d missing=%d duplicated=%d unexpected=%d idle_flushes=%d late_events=%d state_mismatches=%d history_errors=%d quiet_periods=%d kills=%d sigterms=%d rebalances=%d broker_kills=%d broker_pauses=%d aborted_txns=%d open_txns=%d order_violations=%d reader_dups=%d attack_chains=%d drained=%v seed=%d mode=%s",
+		len(lines), len(expected), len(got.ids), missing, dup, unexpected, flushes, late, stateMismatches, historyErrors, quiet.Load(),
+		h.counters.kills.Load(), h.counters.sigterms.Load(),
 		h.counters.rebalances.Load(), h.counters.brokerKills.Load(), h.counters.brokerPauses.Load(), aborted, openTxns, order,
 		readerDup.Load(), attacks, drained, p.seed, modeName(p.mode))
 	fmt.Println(line)
 	t.Log(line)
-	failed := missing+dup+unexpected+openTxns+order+int(readerDup.Load()) > 0 || !drained
-	if p.mode == "" {
+	failed := missing+dup+unexpected+openTxns+order+int(readerDup.Load())+stateMismatches+historyErrors > 0 || !drained
+	switch p.mode {
+	case "":
 		if failed {
 			h.dumpLogs()
 			t.Fatalf("exactly-once violated: %s", line)
@@ -240,11 +274,32 @@ func TestChaos(t *testing.T) {
 		if len(expected) == 0 {
 			t.Fatal("no alerts expected: the input has no attack chains, the test proves nothing")
 		}
+		if flushes == 0 || late == 0 {
+			t.Fatalf("the run had %d committed idle flushes and %d late events: the default configuration's wall-clock decisions were not exercised: %s", flushes, late, line)
+		}
 		return
-	}
-	// negative control: the checker must catch it
-	if !failed {
-		t.Fatalf("negative control %s was NOT detected: %s", p.mode, line)
+	// negative controls: the checker must catch each by its own violation
+	case "keep-state-on-abort":
+		// records of an aborted transaction are skipped on the retry
+		if missing == 0 {
+			t.Fatalf("negative control %s was NOT detected (want missing > 0): %s", p.mode, line)
+		}
+	case "at-least-once":
+		// records replayed after a crash produce their alerts again
+		if dup == 0 {
+			t.Fatalf("negative control %s was NOT detected (want duplicated > 0): %s", p.mode, line)
+		}
+	case "flush-unrecorded":
+		// the replay lacks flushes the online run made; they are not in
+		// the committed state, so the processors' logs tell whether any ran
+		logged := h.countLogs(`msg="idle flush"`)
+		h.logf("negative control %s: the processors logged %d idle flushes", p.mode, logged)
+		if logged == 0 {
+			t.Fatalf("negative control %s is inconclusive: no idle flush ran (processors never caught up?), so there was nothing to catch: %s", p.mode, line)
+		}
+		if stateMismatches == 0 {
+			t.Fatalf("negative control %s was NOT detected (want state_mismatches > 0): %s", p.mode, line)
+		}
 	}
 	fmt.Printf("negative control %s: detected as failing, as it must be\n", p.mode)
 }
@@ -401,9 +456,17 @@ func (h *harness) startID(id string) *proc {
 	}
 	args := []string{"run", "--brokers", strings.Join(h.brokers, ","), "--input-topic", h.topics.in,
 		"--alerts-topic", h.topics.alerts, "--dlq-topic", h.topics.dlq, "--group", h.topics.group,
-		"--instance-id", id, "--metrics-addr", "", "--commit-interval", h.commitInterval(), "--allowed-disorder", "2s",
-		"--transaction-timeout", "10s", "--idle-flush", "-1s"}
-	if h.p.mode != "" {
+		"--instance-id", id, "--metrics-addr", ""}
+	// Every other flag keeps its default (commit interval 100ms, idle
+	// flush 2s, allowed disorder 2s, transaction timeout 10s): the proof
+	// covers the configuration users run.
+	switch h.p.mode {
+	case "":
+	case "keep-state-on-abort", "at-least-once":
+		// long transactions, so that rebalances abort transactions with
+		// records in them
+		args = append(args, "--unsafe-test-mode", h.p.mode, "--commit-interval", "1s")
+	default:
 		args = append(args, "--unsafe-test-mode", h.p.mode)
 	}
 	cmd := exec.Command(h.bin, args...)
@@ -424,15 +487,6 @@ func (h *harness) startID(id string) *proc {
 	h.counters.rebalances.Add(1)
 	h.logf("start processor %s (pid %d)", id, cmd.Process.Pid)
 	return pr
-}
-
-// commitInterval: long transactions in the negative controls, so that
-// rebalances abort transactions with records in them.
-func (h *harness) commitInterval() string {
-	if h.p.mode != "" {
-		return "1s"
-	}
-	return "300ms"
 }
 
 func (h *harness) running() []*proc {
@@ -522,6 +576,20 @@ func (h *harness) chaos(ctx context.Context) {
 			action, first = 0, false // every schedule starts with a kill -9 of a processor
 		}
 		switch {
+		case action < 70 && h.p.mode == "at-least-once":
+			// The control's duplicates come from alerts produced for
+			// records whose offsets are not committed yet (they are
+			// committed every second): crash every processor as soon as
+			// a new alert is visible.
+			h.waitNewAlert(ctx, 5*time.Second)
+			h.step("kill -9 all %d processors", len(run))
+			for _, p := range run {
+				h.kill9(p)
+			}
+			time.Sleep(time.Duration(300+h.rng.IntN(1500)) * time.Millisecond)
+			for _, p := range run {
+				h.startID(p.id)
+			}
 		case action < 35: // kill -9 a processor (most often inside an open transaction)
 			p := run[h.rng.IntN(len(run))]
 			h.step("kill -9 processor %s", p.id)
@@ -637,6 +705,46 @@ func (h *harness) drain(timeout time.Duration) bool {
 	return false
 }
 
+// waitNewAlert waits until the concurrent reader sees a new alert (or ctx
+// ends, or timeout passes).
+func (h *harness) waitNewAlert(ctx context.Context, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	n := h.alertsSeen.Load()
+	for ctx.Err() == nil && h.alertsSeen.Load() == n {
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitCaughtUp waits until the group's committed offsets reach the input's
+// end (or ctx ends, or timeout passes).
+func (h *harness) waitCaughtUp(ctx context.Context, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for ctx.Err() == nil {
+		ends, err1 := h.adm.ListEndOffsets(ctx, h.topics.in)
+		com, err2 := h.adm.FetchOffsets(ctx, h.topics.group)
+		if err1 == nil && err2 == nil {
+			done := true
+			ends.Each(func(o kadm.ListedOffset) {
+				if c, ok := com.Lookup(o.Topic, o.Partition); !ok || c.At < o.Offset {
+					done = false
+				}
+			})
+			if done {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
 func (h *harness) stopAll() {
 	for _, p := range h.running() {
 		h.sigterm(p)
@@ -676,207 +784,17 @@ func header(r *kgo.Record, k string) string {
 	return ""
 }
 
-// openTransactions compares read_committed (last stable) and read_uncommitted
-// end offsets of the alerts and state topics: any difference is a
-// transaction left open.
-func (h *harness) openTransactions() int {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	open := 0
-	for _, tp := range []string{h.topics.alerts, h.topics.state} {
-		// give the coordinator time to abort what dead producers left open
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			hw, err1 := h.adm.ListEndOffsets(ctx, tp)
-			ls, err2 := h.adm.ListCommittedOffsets(ctx, tp)
-			if err1 != nil || err2 != nil {
-				h.t.Errorf("listing offsets of %s: %v %v", tp, err1, err2)
-				return 1
-			}
-			diff := 0
-			hw.Each(func(o kadm.ListedOffset) {
-				if l, ok := ls.Lookup(o.Topic, o.Partition); !ok || l.Offset != o.Offset {
-					diff++
-				}
-			})
-			if diff == 0 {
-				break
-			}
-			if time.Now().After(deadline) {
-				h.logf("%s: %d partitions with open transactions", tp, diff)
-				open += diff
-				break
-			}
-			time.Sleep(time.Second)
-		}
-	}
-	return open
-}
+func (h *harness) abortedTxns() int { return h.countLogs("transaction aborted") }
 
-type alerts struct {
-	ids    []string
-	byHost map[string][]string
-}
-
-func (h *harness) readTopic(topic string, fn func(*kgo.Record)) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	ends, err := h.adm.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	need := map[int32]int64{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			need[o.Partition] = o.Offset
-		}
-	})
-	cl, err := kgo.NewClient(kgo.SeedBrokers(h.brokers...), kgo.ConsumeTopics(topic),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.KeepControlRecords())
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer cl.Close()
-	for len(need) > 0 {
-		fs := cl.PollFetches(ctx)
-		if ctx.Err() != nil {
-			h.t.Fatalf("reading %s: %v (left %v)", topic, ctx.Err(), need)
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			end, ok := need[r.Partition]
-			if !ok {
-				return
-			}
-			if !r.Attrs.IsControl() {
-				fn(r)
-			}
-			if r.Offset >= end-1 {
-				delete(need, r.Partition)
-			}
-		})
-	}
-}
-
-func (h *harness) readAlerts() alerts {
-	a := alerts{byHost: map[string][]string{}}
-	h.readTopic(h.topics.alerts, func(r *kgo.Record) {
-		id := header(r, "eqlstream.alert_id")
-		a.ids = append(a.ids, id)
-		a.byHost[string(r.Key)] = append(a.byHost[string(r.Key)], id)
-	})
-	return a
-}
-
-// expected reads the input back from the topic and evaluates each partition
-// offline with processor eval: the exact answer.
-func (h *harness) expected() ([]string, map[string][]string) {
-	files := map[int32]*bufio.Writer{}
-	var closers []*os.File
-	h.readTopic(h.topics.in, func(r *kgo.Record) {
-		w := files[r.Partition]
-		if w == nil {
-			f, err := os.Create(filepath.Join(h.dir, fmt.Sprintf("in-%02d.ndjson", r.Partition)))
-			if err != nil {
-				h.t.Fatal(err)
-			}
-			closers = append(closers, f)
-			w = bufio.NewWriter(f)
-			files[r.Partition] = w
-		}
-		w.Write(r.Value)
-		w.WriteByte('\n')
-	})
-	for _, w := range files {
-		w.Flush()
-	}
-	for _, f := range closers {
-		f.Close()
-	}
-	var ids []string
-	byHost := map[string][]string{}
-	parts := make([]int32, 0, len(files))
-	for p := range files {
-		parts = append(parts, p)
-	}
-	sort.Slice(parts, func(i, j int) bool { return parts[i] < parts[j] })
-	for _, p := range parts {
-		cmd := exec.Command(h.bin, "eval", "--quiet", "--allowed-disorder", "2s", filepath.Join(h.dir, fmt.Sprintf("in-%02d.ndjson", p)))
-		var out, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &stderr
-		if err := cmd.Run(); err != nil {
-			h.t.Fatalf("eval partition %d: %v\n%s", p, err, stderr.String())
-		}
-		sc := bufio.NewScanner(&out)
-		sc.Buffer(make([]byte, 1<<20), 64<<20)
-		for sc.Scan() {
-			var a struct {
-				ID   string `json:"kibana.alert.uuid"`
-				Host struct {
-					ID string `json:"id"`
-				} `json:"host"`
-			}
-			if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
-				h.t.Fatal(err)
-			}
-			ids = append(ids, a.ID)
-			byHost[a.Host.ID] = append(byHost[a.Host.ID], a.ID)
-		}
-	}
-	return ids, byHost
-}
-
-func compare(expected, got []string) (missing, dup, unexpected int) {
-	want := map[string]int{}
-	for _, id := range expected {
-		want[id]++
-	}
-	have := map[string]int{}
-	for _, id := range got {
-		have[id]++
-	}
-	for id, n := range want {
-		switch h := have[id]; {
-		case h < n:
-			missing += n - h
-		case h > n:
-			dup += h - n
-		}
-	}
-	for id, n := range have {
-		if _, ok := want[id]; !ok {
-			unexpected += n
-		}
-	}
-	return
-}
-
-// orderViolations counts hosts whose alerts arrived in another order than
-// the offline evaluation gives.
-func (h *harness) orderViolations(want, got map[string][]string) int {
-	n := 0
-	for host, w := range want {
-		g := got[host]
-		if len(g) != len(w) {
-			continue // counted as missing/duplicated
-		}
-		for i := range w {
-			if g[i] != w[i] {
-				n++
-				break
-			}
-		}
-	}
-	return n
-}
-
-func (h *harness) abortedTxns() int {
+// countLogs counts a string in every processor log.
+func (h *harness) countLogs(s string) int {
 	n := 0
 	for _, l := range h.logs {
 		b, err := os.ReadFile(l)
 		if err != nil {
 			continue
 		}
-		n += bytes.Count(b, []byte("transaction aborted"))
+		n += bytes.Count(b, []byte(s))
 	}
 	return n
 }
@@ -890,43 +808,4 @@ func (h *harness) dumpLogs() {
 		}
 		h.t.Logf("---- %s\n%s", filepath.Base(l), strings.Join(lines, "\n"))
 	}
-}
-
-// closingEvents returns, per host in order of first appearance, a benign
-// event one minute after the host's newest @timestamp.
-func closingEvents(t *testing.T, lines [][]byte) [][]byte {
-	newest := map[string]time.Time{}
-	var order []string
-	for _, l := range lines {
-		var doc struct {
-			TS   string `json:"@timestamp"`
-			Host struct {
-				ID string `json:"id"`
-			} `json:"host"`
-			HostID string `json:"host.id"`
-		}
-		if err := json.Unmarshal(l, &doc); err != nil {
-			t.Fatalf("generated event: %v", err)
-		}
-		id := doc.Host.ID
-		if id == "" {
-			id = doc.HostID
-		}
-		ts, err := time.Parse(time.RFC3339Nano, doc.TS)
-		if err != nil || id == "" {
-			t.Fatalf("generated event without host.id or @timestamp: %.200s", l)
-		}
-		if _, ok := newest[id]; !ok {
-			order = append(order, id)
-		}
-		if ts.After(newest[id]) {
-			newest[id] = ts
-		}
-	}
-	out := make([][]byte, 0, len(order))
-	for _, id := range order {
-		ts := newest[id].Add(time.Minute).UTC().Format("2006-01-02T15:04:05.000Z")
-		out = append(out, []byte(fmt.Sprintf(`{"@timestamp":%q,"event":{"kind":"event","category":["host"],"type":["info"],"action":"closing"},"host":{"id":%q,"os":{"type":"linux"}},"message":"chaos test closing event"}`, ts, id)))
-	}
-	return out
 }

@@ -470,3 +470,34 @@ func (e *Engine) MinLiveRef() uint64 {
 	}
 	return min
 }
+
+// MetaStats reads the counters, watermark and reorder-buffer size from an
+// encoded meta record (as Commit and Pending return it) without a program:
+// for tools that compare committed state with an offline replay. It does not
+// check which rule set wrote the record.
+func MetaStats(meta []byte) (Stats, error) {
+	var s Stats
+	if len(meta) < 9 || meta[0] != stateVersion {
+		return s, ErrStateMismatch
+	}
+	r := &reader{b: meta[9:]}
+	r.uvarint() // seq
+	r.varint()  // newest timestamp
+	s.Watermark = r.varint()
+	if len(r.b) == 0 {
+		return s, errors.New("corrupt meta record")
+	}
+	r.b = r.b[1:] // started
+	for _, p := range []*uint64{&s.Events, &s.Matches, &s.Late, &s.Evicted, &s.Expired, &s.KeysFannedOut} {
+		*p = r.uvarint()
+	}
+	n := r.uvarint()
+	if r.err != nil {
+		return s, r.err
+	}
+	if n > uint64(len(meta)) {
+		return s, errors.New("corrupt meta record")
+	}
+	s.Buffered = int(n)
+	return s, nil
+}
