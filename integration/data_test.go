@@ -388,7 +388,9 @@ func (e *env) producePaced(path, topic string, from, total, chunks int, pause ti
 		defer close(pp.done)
 		for i, f := range files {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			out, err := execTool(ctx, "produce", "--brokers", brokers, "--topic", topic, f)
+			// the input producer of fault tests outlives a broker that is
+			// down or restarting (produce gives up after --connect-timeout)
+			out, err := execTool(ctx, "produce", "--brokers", brokers, "--topic", topic, "--connect-timeout", "90s", f)
 			cancel()
 			if err != nil {
 				pp.err = fmt.Errorf("producing %s: %w\n%s", f, err, out)
