@@ -188,6 +188,9 @@ func TestReadme(t *testing.T) {
 	env := []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"GOFLAGS=" + os.Getenv("GOFLAGS"), "GOCACHE=" + goEnv(t, "GOCACHE"), "GOMODCACHE=" + goEnv(t, "GOMODCACHE"),
 		"GOPATH=" + goEnv(t, "GOPATH"), "TMPDIR=" + work, "LANG=C.UTF-8",
+		// processors the blocks start serve /metrics on a free port: other
+		// test packages run processors at the same time (go test ./...)
+		"EQLSTREAM_METRICS_ADDR=127.0.0.1:0",
 		// the README's Kafka cluster gets its own state and ports, so it
 		// never touches another cluster on this machine
 		"EQLSTREAM_KAFKA_STATE=" + filepath.Join(work, "kafka"), "EQLSTREAM_KAFKA_BROKER_PORT=" + port(t, "README_KAFKA_PORT", 38092),
