@@ -28,11 +28,12 @@ var ErrFatal = errors.New("fatal pipeline error")
 
 // Pipeline is one instance of the exactly-once processor.
 type Pipeline struct {
-	cfg   Config
-	set   *rules.RuleSet
-	log   *slog.Logger
-	m     *Metrics
-	extra []kgo.Opt
+	unsafeEnds int // transactions ended in the keep-state-on-abort control
+	cfg        Config
+	set        *rules.RuleSet
+	log        *slog.Logger
+	m          *Metrics
+	extra      []kgo.Opt
 
 	mu    sync.Mutex
 	procs map[partition.TP]*partition.Processor

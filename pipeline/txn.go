@@ -90,7 +90,16 @@ func (p *Pipeline) end(ctx context.Context, t *txn) error {
 	var committed bool
 	var err error
 	if p.sess != nil {
-		committed, err = p.sess.End(endCtx, kgo.TransactionEndTry(perr == nil))
+		try := perr == nil
+		if p.cfg.UnsafeKeepStateOnAbort && t.records > 0 {
+			// negative control: since rebalances no longer abort
+			// transactions (they wait for the transaction to end), abort
+			// every fourth transaction with records itself, so the state
+			// it keeps is wrong for sure
+			p.unsafeEnds++
+			try = try && p.unsafeEnds%4 != 0
+		}
+		committed, err = p.sess.End(endCtx, kgo.TransactionEndTry(try))
 		p.rebalanced.Store(false) // End reset the session's flags
 	} else {
 		// at-least-once (negative control): produce, flush, commit offsets
