@@ -43,11 +43,15 @@ type Meta struct {
 	Flushes uint64
 	// LastFlush is Next at the latest idle flush, -1 when none.
 	LastFlush int64
+	// Revision is the rule-set revision the partition ran and RulesFrom
+	// the input offset from which it did (version 3; "" and 0 before).
+	Revision  string
+	RulesFrom int64
 	// Engine is the engine's meta record (engine.MetaStats reads it).
 	Engine []byte
 }
 
-// DecodeMeta decodes a meta record of version 1 or 2.
+// DecodeMeta decodes a meta record of version 1, 2 or 3.
 func DecodeMeta(v []byte) (Meta, error) {
 	if len(v) < 9 {
 		return Meta{}, errors.New("truncated meta record")
@@ -56,13 +60,21 @@ func DecodeMeta(v []byte) (Meta, error) {
 	switch m.Version {
 	case 1:
 		m.Engine = v[9:]
-	case 2:
+	case 2, 3:
 		if len(v) < 25 {
 			return Meta{}, errors.New("truncated meta record")
 		}
 		m.Flushes = binary.BigEndian.Uint64(v[9:17])
 		m.LastFlush = int64(binary.BigEndian.Uint64(v[17:25]))
 		m.Engine = v[25:]
+		if m.Version == 3 {
+			if len(v) < 34 || len(v) < 34+int(v[33]) {
+				return Meta{}, errors.New("truncated meta record")
+			}
+			m.RulesFrom = int64(binary.BigEndian.Uint64(v[25:33]))
+			m.Revision = string(v[34 : 34+int(v[33])])
+			m.Engine = v[34+int(v[33]):]
+		}
 	default:
 		return Meta{}, fmt.Errorf("unsupported meta record version %d", m.Version)
 	}
@@ -93,6 +105,10 @@ type FlushHistory struct {
 	// recorded. A replay is exact over them only if their writer ran
 	// with the idle flush off.
 	Version1 int
+	// Revisions are the rule-set changes (version-3 records): replay
+	// input offsets [Revisions[0].From, Revisions[1].From) with the
+	// first revision's rules, then change to the next (see rules.go).
+	Revisions []RevisionPoint
 }
 
 // ErrHistory means the meta records do not form one committed line of
@@ -112,6 +128,9 @@ func (h *FlushHistory) Add(value []byte) error {
 		h.Version1++
 	}
 	h.Last = m
+	if m.Version >= 3 && (first || prev.Version < 3 || m.Revision != prev.Revision || m.RulesFrom != prev.RulesFrom) {
+		h.Revisions = append(h.Revisions, RevisionPoint{From: m.RulesFrom, Revision: m.Revision})
+	}
 	switch {
 	case first && m.Flushes > 1:
 		// the record of an earlier flush is gone

@@ -290,7 +290,7 @@ func TestFlushRecordCommitsAndRollsBack(t *testing.T) {
 		t.Fatalf("last state record %q is not the meta record", meta.Key)
 	}
 	m, err := DecodeMeta(meta.Value)
-	if err != nil || m.Version != 2 || m.Next != n || m.Flushes != 1 || m.LastFlush != n {
+	if err != nil || m.Version != metaVersion || m.Next != n || m.Flushes != 1 || m.LastFlush != n {
 		t.Fatalf("meta %+v, %v", m, err)
 	}
 	// restored, the counter continues

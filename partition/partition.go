@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,8 +24,10 @@ import (
 
 // metaVersion is the version of the meta record's envelope written now.
 // Version 1: [1][next u64][engine meta]. Version 2 adds the idle flush
-// record: [2][next u64][flushes u64][last flush u64][engine meta].
-const metaVersion = 2
+// record: [2][next u64][flushes u64][last flush u64][engine meta]. Version 3
+// adds the rule-set revision (see rules.go): [3][next u64][flushes u64]
+// [last flush u64][rules from u64][revision length u8][revision][engine meta].
+const metaVersion = 3
 
 // ErrOffsetMismatch means the state topic's meta record does not describe
 // the committed input offset: state and offsets disagree.
@@ -55,6 +58,15 @@ type Processor struct {
 	// point (see FlushHistory).
 	Flushes   uint64
 	LastFlush int64
+	// Revision is the rule-set revision the partition runs (rules.go);
+	// RulesFrom is Next when it took effect here.
+	Revision  string
+	RulesFrom int64
+	// drops are tombstones of state records whose rule changed or was
+	// deleted, and manifestDirty says the rules record must be written:
+	// both go into the next committed transaction (rules.go).
+	drops         []StateRecord
+	manifestDirty bool
 	// begun is set while a transaction touches the partition.
 	begun     bool
 	committed int64
@@ -66,7 +78,7 @@ type Processor struct {
 // New returns a processor with empty state starting at offset next.
 func New(tp TP, set *rules.RuleSet, next int64) *Processor {
 	return &Processor{TP: tp, Engine: set.Program.NewEngine(), Bodies: rules.NewEventStore(), Next: next, committed: next,
-		LastFlush: -1, committedLastFlush: -1}
+		LastFlush: -1, committedLastFlush: -1, Revision: set.Revision, RulesFrom: next, manifestDirty: true}
 }
 
 // ResetCommitted makes Next the committed position (after restoring state
@@ -93,6 +105,7 @@ func (p *Processor) Committed() {
 	p.Engine.Commit()
 	p.committed = p.Next
 	p.committedFlushes, p.committedLastFlush = p.Flushes, p.LastFlush
+	p.drops, p.manifestDirty = nil, false
 	p.begun = false
 }
 
@@ -130,7 +143,11 @@ type StateRecord struct {
 // changed groups, then the meta record holding the next offset.
 func (p *Processor) PendingState() []StateRecord {
 	deltas, meta := p.Engine.Pending()
-	out := make([]StateRecord, 0, len(deltas)+1)
+	out := make([]StateRecord, 0, len(p.drops)+len(deltas)+2)
+	out = append(out, p.drops...) // before the deltas: a kept group's delta wins
+	if p.manifestDirty {
+		out = append(out, StateRecord{Key: RulesKey(p.TP), Value: encodeManifest(p.Revision, p.Engine.Program())})
+	}
 	for _, d := range deltas {
 		out = append(out, StateRecord{Key: DeltaKey(p.TP, d.RuleID, d.Key), Value: d.Value})
 	}
@@ -139,6 +156,9 @@ func (p *Processor) PendingState() []StateRecord {
 	v = binary.BigEndian.AppendUint64(v, uint64(p.Next))
 	v = binary.BigEndian.AppendUint64(v, p.Flushes)
 	v = binary.BigEndian.AppendUint64(v, uint64(p.LastFlush))
+	v = binary.BigEndian.AppendUint64(v, uint64(p.RulesFrom))
+	v = append(v, byte(len(p.Revision)))
+	v = append(v, p.Revision...)
 	v = append(v, meta...)
 	out = append(out, StateRecord{Key: MetaKey(p.TP), Value: v})
 	return out
@@ -150,6 +170,7 @@ type Restorer struct {
 	tp     TP
 	prefix []byte
 	meta   []byte
+	rules  []byte
 	groups map[string][]byte
 }
 
@@ -166,6 +187,10 @@ func (r *Restorer) Add(key, value []byte) {
 	rest := string(key[len(r.prefix):])
 	if rest == "meta" {
 		r.meta = append([]byte(nil), value...)
+		return
+	}
+	if rest == rulesKeySuffix {
+		r.rules = append([]byte(nil), value...)
 		return
 	}
 	if value == nil {
@@ -200,10 +225,8 @@ func (r *Restorer) Build(set *rules.RuleSet, committed int64) (*Processor, error
 	}
 	p.Flushes, p.LastFlush = m.Flushes, m.LastFlush
 	p.committedFlushes, p.committedLastFlush = m.Flushes, m.LastFlush
-	if err := p.Engine.ApplyMeta(m.Engine); err != nil {
-		if errors.Is(err, engine.ErrStateMismatch) {
-			return nil, fmt.Errorf("%s: %w (rules changed: reset the group or use a new state topic)", r.tp, err)
-		}
+	keep, err := r.applyMeta(p, set, m, next)
+	if err != nil {
 		return nil, err
 	}
 	for k, v := range r.groups {
@@ -216,10 +239,15 @@ func (r *Restorer) Build(set *rules.RuleSet, committed int64) (*Processor, error
 		if err != nil {
 			return nil, fmt.Errorf("%s: bad state key %q", r.tp, k)
 		}
+		if !keep(ruleID) {
+			p.drops = append(p.drops, StateRecord{Key: []byte(KeyPrefix(r.tp) + k)})
+			continue
+		}
 		if err := p.Engine.ApplyDelta(engine.Delta{RuleID: ruleID, Key: binary.BigEndian.Uint64(kb), Value: v}); err != nil {
 			return nil, fmt.Errorf("%s: %w", r.tp, err)
 		}
 	}
+	sort.Slice(p.drops, func(i, j int) bool { return bytes.Compare(p.drops[i].Key, p.drops[j].Key) < 0 })
 	p.Engine.Rebuild()
 	p.Next, p.committed = next, next
 	return p, nil

@@ -14,6 +14,9 @@ type RuleSet struct {
 	meta    map[*engine.Rule]*Rule
 	// Failed are the rules that did not compile, with their errors.
 	Failed []error
+	// Revision identifies the rule set among the revisions a live source
+	// delivers (package rulesets); "" for a set fixed at startup.
+	Revision string
 }
 
 // Compile compiles the enabled rules. Rules that fail are returned in

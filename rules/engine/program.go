@@ -91,10 +91,14 @@ type Rule struct {
 	// Stages of a sequence (runs expanded) or sample; one for event rules.
 	Stages []Stage
 	// MaxSpan of a sequence or sample (the default when the query has none).
-	MaxSpan     time.Duration
-	HasMaxSpan  bool
-	KeyFields   [][]string // join key fields per stage (header keys first)
-	HostScoped  bool       // a join key is host.id, host.name, host.hostname or agent.id
+	MaxSpan    time.Duration
+	HasMaxSpan bool
+	KeyFields  [][]string // join key fields per stage (header keys first)
+	// Fingerprint identifies the rule's state machine: its ID, query text,
+	// maxspan, exclusions and the ordering options. State built by a rule
+	// carries over to a rule with the same fingerprint (see Migrate).
+	Fingerprint uint64
+	HostScoped  bool // a join key is host.id, host.name, host.hostname or agent.id
 	index       int
 	until       *stage
 	stages      []*stage
@@ -199,6 +203,7 @@ func compile(defs []RuleDef, opts Options, memos *memoTable) (*Program, error) {
 		// exceptions change which events take part: state built under
 		// other exceptions is not this program's
 		hashExclusions(h, d.Exclusions)
+		r.Fingerprint = ruleFingerprint(d, r, opts)
 	}
 	fmt.Fprintf(h, "%s\x00%s\x00%s", opts.TimestampField, opts.TiebreakerField, opts.CategoryField)
 	p.hash = h.Sum64()

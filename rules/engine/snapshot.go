@@ -254,6 +254,27 @@ func (e *Engine) decodeMeta(b []byte) error {
 	if len(b) < 9 || b[0] != stateVersion || binary.BigEndian.Uint64(b[1:9]) != e.p.hash {
 		return ErrStateMismatch
 	}
+	return e.decodeMetaMapped(b, func(ri uint64, si int64) (*stage, bool, error) {
+		if ri >= uint64(len(e.p.rules)) {
+			return nil, false, errors.New("corrupt meta record")
+		}
+		rule := e.p.rules[ri]
+		var st *stage
+		if si < 0 {
+			st = rule.until
+		} else if si < int64(len(rule.stages)) {
+			st = rule.stages[si]
+		}
+		if st == nil {
+			return nil, false, errors.New("corrupt meta record")
+		}
+		return st, false, nil
+	})
+}
+
+// decodeMetaMapped decodes a meta record whose hash was checked; stageOf
+// resolves a buffered hit's (rule index, stage index), or says to skip it.
+func (e *Engine) decodeMetaMapped(b []byte, stageOf func(ri uint64, si int64) (st *stage, skip bool, err error)) error {
 	r := &reader{b: b[9:]}
 	seq := r.uvarint()
 	maxTs := r.varint()
@@ -279,34 +300,32 @@ func (e *Engine) decodeMeta(b []byte) error {
 		h.o.seq = r.uvarint()
 		h.ref = r.uvarint()
 		ni := r.uvarint()
-		if ni > uint64(len(e.p.all)) {
+		if ni > uint64(len(b)) {
 			return errors.New("corrupt meta record")
 		}
 		for j := uint64(0); j < ni && r.err == nil; j++ {
 			ri := r.uvarint()
 			si := r.varint()
 			nk := r.uvarint()
-			if ri >= uint64(len(e.p.rules)) || nk > 64 || uint64(len(r.b)) < nk*8 {
+			if nk > 64 || uint64(len(r.b)) < nk*8 {
 				return errors.New("corrupt meta record")
 			}
-			rule := e.p.rules[ri]
-			var st *stage
-			if si < 0 {
-				st = rule.until
-			} else if si < int64(len(rule.stages)) {
-				st = rule.stages[si]
-			}
-			if st == nil {
-				return errors.New("corrupt meta record")
+			st, skip, err := stageOf(ri, si)
+			if err != nil {
+				return err
 			}
 			keys := make([]uint64, nk)
 			for k := range keys {
 				keys[k] = binary.BigEndian.Uint64(r.b)
 				r.b = r.b[8:]
 			}
-			h.items = append(h.items, hitItem{st: st, keys: keys})
+			if !skip {
+				h.items = append(h.items, hitItem{st: st, keys: keys})
+			}
 		}
-		hits = append(hits, h)
+		if len(h.items) > 0 || ni == 0 {
+			hits = append(hits, h)
+		}
 	}
 	if r.err != nil {
 		return r.err
