@@ -67,6 +67,7 @@ type Processor struct {
 	// both go into the next committed transaction (rules.go).
 	drops         []StateRecord
 	manifestDirty bool
+	revisionDirty bool // the revision changed and is not committed yet
 	// begun is set while a transaction touches the partition.
 	begun     bool
 	committed int64
@@ -105,7 +106,7 @@ func (p *Processor) Committed() {
 	p.Engine.Commit()
 	p.committed = p.Next
 	p.committedFlushes, p.committedLastFlush = p.Flushes, p.LastFlush
-	p.drops, p.manifestDirty = nil, false
+	p.drops, p.manifestDirty, p.revisionDirty = nil, false, false
 	p.begun = false
 }
 

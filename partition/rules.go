@@ -113,13 +113,15 @@ func (p *Processor) Migrate(set *rules.RuleSet) {
 		p.drops = append(p.drops, StateRecord{Key: DeltaKey(p.TP, d.RuleID, d.Key)})
 	}
 	if set.Revision != p.Revision || len(dropped) > 0 {
-		p.Revision, p.RulesFrom = set.Revision, p.Next
+		p.Revision, p.RulesFrom, p.revisionDirty = set.Revision, p.Next, true
 	}
 	p.manifestDirty = true
 }
 
-// NeedsCommit reports whether a rule-set change waits for a transaction.
-func (p *Processor) NeedsCommit() bool { return p.manifestDirty || len(p.drops) > 0 }
+// NeedsCommit reports whether a rule-set change waits for a transaction:
+// state to delete or a new revision to record. (A new partition's first
+// rules record goes with its first transaction.)
+func (p *Processor) NeedsCommit() bool { return p.revisionDirty || len(p.drops) > 0 }
 
 // applyMeta restores the engine's meta record for set and returns which
 // rule IDs' groups to restore (the others are dropped).
@@ -136,8 +138,8 @@ func (r *Restorer) applyMeta(p *Processor, set *rules.RuleSet, m Meta, next int6
 	p.manifestDirty = man == nil
 	err = p.Engine.ApplyMeta(m.Engine)
 	if err == nil {
-		if man != nil && man.Revision != set.Revision {
-			p.Revision, p.RulesFrom, p.manifestDirty = set.Revision, next, true
+		if p.Revision != set.Revision {
+			p.Revision, p.RulesFrom, p.manifestDirty, p.revisionDirty = set.Revision, next, true, true
 		}
 		prog := set.Program
 		return func(id string) bool { return prog.RuleByID(id) != nil }, nil
@@ -158,6 +160,6 @@ func (r *Restorer) applyMeta(p *Processor, set *rules.RuleSet, m Meta, next int6
 			kept[s.ID] = true
 		}
 	}
-	p.Revision, p.RulesFrom, p.manifestDirty = set.Revision, next, true
+	p.Revision, p.RulesFrom, p.manifestDirty, p.revisionDirty = set.Revision, next, true, true
 	return func(id string) bool { return kept[id] }, nil
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eqlstream/eqlstream/rules"
 	"github.com/twmb/franz-go/pkg/sasl"
 )
 
@@ -52,6 +53,9 @@ type Config struct {
 	// RequireKeyMatch: events whose record key is not their host.id are
 	// counted and logged (always); this has no other effect today.
 	HostField string // default "host.id"
+	// LiveRules, when set, gives the rule set to run; a new one applies to
+	// every partition between two transactions (see rulesync.go).
+	LiveRules interface{ Current() *rules.RuleSet }
 	// Unsafe test modes for negative controls of the exactly-once checker.
 	// Never use them in production.
 	UnsafeKeepStateOnAbort bool // do not roll state back on abort

@@ -30,7 +30,8 @@ var ErrFatal = errors.New("fatal pipeline error")
 type Pipeline struct {
 	unsafeEnds int // transactions ended in the keep-state-on-abort control
 	cfg        Config
-	set        *rules.RuleSet
+	set        *rules.RuleSet // written by the loop under setMu (rulesync.go)
+	setMu      sync.Mutex
 	log        *slog.Logger
 	m          *Metrics
 	extra      []kgo.Opt
@@ -74,6 +75,8 @@ type Pipeline struct {
 	mismatchLogged atomic.Int64
 	// lastIdleCheck rate-limits asking the brokers for end offsets.
 	lastIdleCheck time.Time
+	// lastRulesCommit rate-limits rule-set change transactions.
+	lastRulesCommit time.Time
 }
 
 // New returns a pipeline; extra client options (e.g. a kfake dialer) are
@@ -240,6 +243,11 @@ func (p *Pipeline) loop(ctx context.Context) error {
 		p.updateLag()
 		if ctx.Err() != nil {
 			return p.shutdown(work, t)
+		}
+		if !t.begun {
+			if err := p.syncRules(work, t); err != nil {
+				return err
+			}
 		}
 		pollCtx, cancel := context.WithTimeout(ctx, p.cfg.CommitInterval)
 		if t.begun {

@@ -101,7 +101,7 @@ func (p *Pipeline) restoreOnce(ctx context.Context, offsets map[string]map[int32
 		if p.cfg.UnsafeAtLeastOnce {
 			check = -1 // non-transactional state cannot match the offsets
 		}
-		proc, err := r.Build(p.set, check)
+		proc, err := r.Build(p.ruleSet(), check)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -26,6 +26,9 @@ type AlertInput struct {
 	KeyFields []string // join key fields of the first stage, e.g. ["host.id", "process.entity_id"]
 	// ProcessedAt is the wall-clock processing time; zero leaves the field out.
 	ProcessedAt time.Time
+	// RulesRevision is the rule-set revision that raised the alert
+	// (eqlstream.rules_revision); "" leaves the field out.
+	RulesRevision string
 }
 
 // AlertID is the deterministic ID of an alert: a hash of the rule ID, the rule
@@ -129,6 +132,9 @@ func BuildAlert(in AlertInput) ([]byte, error) {
 		w.field("kibana.alert.building_block_type", r.BuildingBlockType)
 	}
 	w.field("event.kind", "signal")
+	if in.RulesRevision != "" {
+		w.field("eqlstream.rules_revision", in.RulesRevision)
+	}
 	w.field("rule", map[string]any{
 		"id": r.ID, "uuid": r.ID, "name": r.Name, "description": r.Description,
 		"version": strconv.Itoa(r.Version), "category": in.Kind, "ruleset": rulesetName(r),

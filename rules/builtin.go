@@ -43,3 +43,20 @@ func Builtin() []*Rule {
 	}
 	return out
 }
+
+// BuiltinFiles returns the built-in rule files' text by rule_id (what
+// `processor rules push --builtin` publishes).
+func BuiltinFiles() map[string][]byte {
+	out := map[string][]byte{}
+	entries, _ := fs.ReadDir(builtinFiles, "builtin")
+	for _, e := range entries {
+		data, err := builtinFiles.ReadFile(path.Join("builtin", e.Name()))
+		if err != nil {
+			continue
+		}
+		if r, err := ParseTOML(e.Name(), data); err == nil && r != nil {
+			out[r.ID] = data
+		}
+	}
+	return out
+}

@@ -107,7 +107,7 @@ func (s *RuleSet) Alert(m engine.Match, bodies Bodies, processedAt time.Time) ([
 	if len(m.Rule.KeyFields) > 0 {
 		keys = m.Rule.KeyFields[0]
 	}
-	doc, err := BuildAlert(AlertInput{Rule: r, Kind: m.Rule.Kind.String(), Events: evs, KeyFields: keys, ProcessedAt: processedAt})
+	doc, err := BuildAlert(AlertInput{Rule: r, Kind: m.Rule.Kind.String(), Events: evs, KeyFields: keys, ProcessedAt: processedAt, RulesRevision: s.Revision})
 	if err != nil {
 		return nil, "", err
 	}

@@ -29,15 +29,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	rs, stats, loadErr := rules.LoadPaths(fs.Args())
 	errorsN := 0
 	if loadErr != nil {
-		for _, e := range unjoin(loadErr) {
-			var le *rules.Error
-			if errors.As(e, &le) {
-				fmt.Fprintln(stdout, le.Detail())
-			} else {
-				fmt.Fprintln(stdout, e)
-			}
-			errorsN++
-		}
+		errorsN += printLoadErrors(stdout, loadErr)
 	}
 	set, cerr := rules.Compile(rs, ef.options())
 	if cerr != nil {
@@ -97,6 +89,12 @@ func warnKind(msg string) string {
 }
 
 func cmdRules(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "push", "delete", "list", "diff":
+			return cmdRulesTopic(args[0], args[1:], stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("rules", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var rulePaths multiFlag
@@ -140,4 +138,20 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 		return exitRules
 	}
 	return exitOK
+}
+
+// printLoadErrors prints rule file errors with their caret detail and
+// returns how many there were.
+func printLoadErrors(w io.Writer, err error) int {
+	n := 0
+	for _, e := range unjoin(err) {
+		var le *rules.Error
+		if errors.As(e, &le) {
+			fmt.Fprintln(w, le.Detail())
+		} else {
+			fmt.Fprintln(w, e)
+		}
+		n++
+	}
+	return n
 }

@@ -173,3 +173,14 @@ func (f *exceptionFlags) apply(rs []*rules.Rule) error {
 	}
 	return rules.AttachExceptions(rs, set, extra)
 }
+
+// extra is --exceptions-for by rule_id (apply has checked the syntax).
+func (f *exceptionFlags) extra() map[string][]string {
+	extra := map[string][]string{}
+	for _, a := range f.attach {
+		if id, list, ok := strings.Cut(a, "="); ok {
+			extra[id] = append(extra[id], list)
+		}
+	}
+	return extra
+}

@@ -22,6 +22,7 @@ import (
 
 type runFlags struct {
 	inputTopics, alertsTopic, dlqTopic, stateTopic, group, instanceID string
+	rulesTopic                                                        string
 	rulePaths                                                         multiFlag
 	commitInterval, txnTimeout, idleFlush, sessionTimeout             time.Duration
 	maxBatch, maxEventBytes                                           int
@@ -48,7 +49,8 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.stateTopic, "state-topic", "", "compacted state topic (default <group>-state)")
 	fs.StringVar(&f.group, "group", "eqlstream", "consumer group")
 	fs.StringVar(&f.instanceID, "instance-id", "", "stable, unique instance id (gives the transactional id); default: the hostname")
-	fs.Var(&f.rulePaths, "rules", "rule file or directory (repeatable; default: the built-in detections)")
+	fs.Var(&f.rulePaths, "rules", "rule file or directory (repeatable; default: the built-in detections); reloaded on SIGHUP and when the files change")
+	fs.StringVar(&f.rulesTopic, "rules-topic", "", "take the rules from this compacted one-partition topic (processor rules push) and follow it; not with --rules")
 	fs.DurationVar(&f.commitInterval, "commit-interval", 100*time.Millisecond, "transaction commit interval")
 	fs.DurationVar(&f.idleFlush, "idle-flush", 2*time.Second, "release a quiet partition's reorder buffer after this long without events (negative: never)")
 	fs.DurationVar(&f.sessionTimeout, "session-timeout", 10*time.Second, "consumer group session timeout")
@@ -99,7 +101,14 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 			return exitUsage
 		}
 	}
+	if err := liveRuleFlagsError(&f); err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return exitUsage
+	}
 	rs, err := loadRules(f.rulePaths, "", stderr)
+	if f.rulesTopic != "" {
+		rs, err = nil, nil // the topic's rules, read below
+	}
 	if err != nil {
 		printCompileErrors(stderr, err)
 		return exitRules
@@ -133,7 +142,25 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 		log.Error("startup check failed", "err", err)
 		return exitFailure
 	}
-	return runPipeline(ctx, cfg, ruleSet, log, f.metricsAddr, nil, nil, conn.Opts(log)...)
+	reg, m := newRegistry()
+	live, err := startLiveRules(ctx, &f, conn, ruleSet, opts, log, reg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return exitOK
+		}
+		log.Error("rules", "err", err)
+		return exitFailure
+	}
+	if live != nil {
+		cfg.LiveRules = live
+		ruleSet = live.Current()
+	}
+	p, err := pipeline.New(cfg, ruleSet, log, m, conn.Opts(log)...)
+	if err != nil {
+		log.Error("invalid configuration", "err", err)
+		return exitUsage
+	}
+	return runPipeline(ctx, cfg, ruleSet, log, f.metricsAddr, p, reg)
 }
 
 // config gives the pipeline's configuration; TLS and SASL are not in it but

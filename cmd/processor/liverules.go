@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/eqlstream/eqlstream/kafkaconn"
+	"github.com/eqlstream/eqlstream/rules"
+	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/rules/exceptions"
+	"github.com/eqlstream/eqlstream/rulesets"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// liveRuleFlagsError refuses a run that names two rule sources: rules
+// come either from files (--rules, --exceptions) or from a rules topic,
+// whose exception lists are records of the same topic.
+func liveRuleFlagsError(f *runFlags) error {
+	if f.rulesTopic == "" {
+		return nil
+	}
+	switch {
+	case f.embedded:
+		return errors.New("--rules-topic needs a Kafka cluster, not --embedded")
+	case len(f.rulePaths) > 0:
+		return errors.New("use --rules (files) or --rules-topic, not both: a group runs one rule set, and the topic is the one every instance reads")
+	case len(f.xf.paths) > 0:
+		return errors.New("--exceptions with --rules-topic: publish the lists to the topic (processor rules push --exceptions FILE)")
+	}
+	return nil
+}
+
+// startLiveRules makes the instance's live rule set: read from the rules
+// topic (before this returns: the instance is not ready before) and
+// followed, or — with --rules files — reloaded on SIGHUP and file changes.
+// It returns nil for the built-in detections (fixed).
+func startLiveRules(ctx context.Context, f *runFlags, conn *kafkaconn.Config, initial *rules.RuleSet, opts engine.Options, log *slog.Logger, reg prometheus.Registerer) (*rulesets.Live, error) {
+	if f.rulesTopic == "" && len(f.rulePaths) == 0 {
+		return nil, nil
+	}
+	live := rulesets.NewLive(log, rulesets.NewMetrics(reg))
+	extra := f.xf.extra()
+	if f.rulesTopic != "" {
+		fo := &rulesets.Follower{Topic: f.rulesTopic, Opts: append(conn.Opts(log), kgo.RequestRetries(10)), Live: live, Log: log,
+			Build: func(d rulesets.Docs, rev string) (*rules.RuleSet, []error) {
+				rs, xs, perrs := rulesets.Parse(d, f.rulesTopic, nil)
+				set, cerrs := rulesets.Compile(rs, xs, extra, opts, rev)
+				return set, append(perrs, cerrs...)
+			}}
+		return live, fo.Start(ctx)
+	}
+	initial.Revision = rulesets.ContentRevision(initial)
+	live.Offer(initial, nil)
+	fw := &rulesets.Files{Paths: append(append([]string{}, f.rulePaths...), f.xf.paths...), Live: live, Log: log,
+		Load: func() (*rules.RuleSet, []error, error) {
+			rs, _, err := rules.LoadPaths(f.rulePaths)
+			errs := unjoin(err)
+			if err == nil {
+				errs = nil
+			}
+			var xs *exceptions.Set
+			if len(f.xf.paths) > 0 {
+				s, err := exceptions.Load(f.xf.paths...)
+				if err != nil {
+					errs = append(errs, unjoin(err)...)
+				}
+				xs = s
+			}
+			set, cerrs := rulesets.Compile(rs, xs, extra, opts, "")
+			set.Revision = rulesets.ContentRevision(set)
+			return set, append(errs, cerrs...), nil
+		}}
+	return live, fw.Start(ctx)
+}

@@ -1,0 +1,265 @@
+package rulesets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/eqlstream/eqlstream/rules"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Reader folds rules-topic records, read in offset order with
+// read_committed and control records kept (ConsumeOpts), into docs and
+// revisions. A transaction's records apply together at its commit marker;
+// a record written without a transaction applies at once.
+type Reader struct {
+	Docs Docs
+	// Pos is the offset after the last record read (control included).
+	Pos int64
+	// Revision is the offset after the record that completed the latest
+	// change ("" before any).
+	Revision string
+	pending  map[int64]map[string][]byte // by producer ID; nil value: tombstone
+}
+
+// NewReader returns an empty reader.
+func NewReader() *Reader {
+	return &Reader{Docs: Docs{}, pending: map[int64]map[string][]byte{}}
+}
+
+// Add reads one record; it reports whether a revision completed.
+func (r *Reader) Add(rec *kgo.Record) bool {
+	r.Pos = rec.Offset + 1
+	if rec.Attrs.IsControl() {
+		p := r.pending[rec.ProducerID]
+		delete(r.pending, rec.ProducerID)
+		if len(p) == 0 {
+			return false // an abort marker, or an empty transaction
+		}
+		for k, v := range p {
+			r.apply(k, v)
+		}
+		r.Revision = strconv.FormatInt(r.Pos, 10)
+		return true
+	}
+	v := rec.Value
+	if v != nil {
+		v = append([]byte(nil), v...)
+	}
+	if rec.Attrs.IsTransactional() {
+		p := r.pending[rec.ProducerID]
+		if p == nil {
+			p = map[string][]byte{}
+			r.pending[rec.ProducerID] = p
+		}
+		p[string(rec.Key)] = v
+		return false
+	}
+	r.apply(string(rec.Key), v)
+	r.Revision = strconv.FormatInt(r.Pos, 10)
+	return true
+}
+
+func (r *Reader) apply(k string, v []byte) {
+	if v == nil {
+		delete(r.Docs, k)
+	} else {
+		r.Docs[k] = v
+	}
+}
+
+// ConsumeOpts are the client options that read the rules topic whole.
+func ConsumeOpts(topic string) []kgo.Opt {
+	return []kgo.Opt{
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().AtStart()}}),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxWait(200 * time.Millisecond),
+	}
+}
+
+// ErrNoTopic means the rules topic does not exist.
+var ErrNoTopic = errors.New("rules topic does not exist")
+
+// ErrPartitions means the rules topic has more than one partition.
+var ErrPartitions = errors.New("a rules topic must have exactly one partition (revisions are its offsets)")
+
+// CheckTopic checks that topic exists with one partition; create makes it
+// (compacted, one partition) when it does not exist.
+func CheckTopic(ctx context.Context, adm *kadm.Client, topic string, create bool, replication int16) error {
+	td, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("rules topic %q: %w", topic, err)
+	}
+	t, ok := td[topic]
+	if !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition) {
+		if !create {
+			return fmt.Errorf("%w: %q (processor rules push creates it)", ErrNoTopic, topic)
+		}
+		cfg := map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+		resp, err := adm.CreateTopic(ctx, 1, replication, cfg, topic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("creating rules topic %q: %w", topic, err)
+		}
+		return nil
+	}
+	if t.Err != nil {
+		return fmt.Errorf("rules topic %q: %w", topic, t.Err)
+	}
+	if n := len(t.Partitions); n != 1 {
+		return fmt.Errorf("rules topic %q has %d partitions: %w", topic, n, ErrPartitions)
+	}
+	return nil
+}
+
+// end is the rules topic's last stable offset.
+func end(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
+	lo, err := adm.ListCommittedOffsets(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("rules topic %q: end offset: %w", topic, err)
+	}
+	o, ok := lo.Lookup(topic, 0)
+	if !ok {
+		return 0, fmt.Errorf("rules topic %q: no end offset for partition 0", topic)
+	}
+	if o.Err != nil {
+		return 0, fmt.Errorf("rules topic %q: end offset: %w", topic, o.Err)
+	}
+	return o.Offset, nil
+}
+
+// ReadTo reads records with cl (made with ConsumeOpts) into r until r.Pos
+// reaches the topic's last stable offset as of the call.
+func ReadTo(ctx context.Context, cl *kgo.Client, r *Reader, topic string) error {
+	e, err := end(ctx, kadm.NewClient(cl), topic)
+	if err != nil {
+		return err
+	}
+	for r.Pos < e {
+		fs := cl.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("rules topic %q: read to offset %d, at %d: %w", topic, e, r.Pos, err)
+		}
+		var ferr error
+		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		if ferr != nil {
+			return fmt.Errorf("rules topic %q: %w", topic, ferr)
+		}
+		fs.EachRecord(func(rec *kgo.Record) { r.Add(rec) })
+	}
+	return nil
+}
+
+// ReadAll reads the whole rules topic with a client of its own made from
+// opts (connection options).
+func ReadAll(ctx context.Context, opts []kgo.Opt, topic string) (*Reader, error) {
+	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, opts...), ConsumeOpts(topic)...)...)
+	if err != nil {
+		return nil, err
+	}
+	defer cl.Close()
+	if err := CheckTopic(ctx, kadm.NewClient(cl), topic, false, 0); err != nil {
+		return nil, err
+	}
+	r := NewReader()
+	return r, ReadTo(ctx, cl, r, topic)
+}
+
+// Publish writes records to the rules topic in one transaction: all of them
+// or none (value nil: a tombstone). The transactional ID is per topic, so
+// concurrent publishers fence each other instead of interleaving.
+func Publish(ctx context.Context, opts []kgo.Opt, topic string, recs map[string][]byte) (int64, error) {
+	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, opts...),
+		kgo.TransactionalID("eqlstream-rules-"+topic), kgo.DefaultProduceTopic(topic),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RecordDeliveryTimeout(30*time.Second))...)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.Close()
+	if err := cl.BeginTransaction(); err != nil {
+		return 0, fmt.Errorf("rules topic %q: begin transaction: %w", topic, err)
+	}
+	var last int64 = -1
+	var perr error
+	for _, k := range Docs(recs).Keys() {
+		r, err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte(k), Value: recs[k], Partition: 0}).First()
+		if err != nil {
+			perr = err
+			break
+		}
+		last = r.Offset
+	}
+	commit := kgo.TransactionEndTry(perr == nil)
+	if err := cl.EndTransaction(ctx, commit); err != nil && perr == nil {
+		perr = err
+	}
+	if perr != nil {
+		return 0, fmt.Errorf("rules topic %q: nothing published: %w", topic, perr)
+	}
+	return last + 2, nil // after the commit marker
+}
+
+// Builder compiles the docs of a revision.
+type Builder func(d Docs, revision string) (*rules.RuleSet, []error)
+
+// Follower reads a rules topic into a Live.
+type Follower struct {
+	Topic string
+	Opts  []kgo.Opt // connection options
+	Build Builder
+	Live  *Live
+	Log   *slog.Logger
+}
+
+// Start reads the whole topic and offers its revision to Live (the
+// instance is not ready before: call Start before the pipeline starts),
+// then follows the topic in the background until ctx ends. An error
+// reading the topic at the start is returned.
+func (f *Follower) Start(ctx context.Context) error {
+	cl, err := kgo.NewClient(append(append([]kgo.Opt{}, f.Opts...), ConsumeOpts(f.Topic)...)...)
+	if err != nil {
+		return err
+	}
+	if err := CheckTopic(ctx, kadm.NewClient(cl), f.Topic, false, 0); err != nil {
+		cl.Close()
+		return err
+	}
+	r := NewReader()
+	t0 := time.Now()
+	if err := ReadTo(ctx, cl, r, f.Topic); err != nil {
+		cl.Close()
+		return err
+	}
+	set, errs := f.Build(r.Docs, r.Revision)
+	f.Live.Offer(set, errs)
+	f.Log.Info("rules topic read", "topic", f.Topic, "revision", r.Revision, "records", len(r.Docs), "errors", len(errs), "took", time.Since(t0).Round(time.Millisecond))
+	go func() {
+		defer cl.Close()
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			if ctx.Err() != nil {
+				return
+			}
+			fs.EachError(func(t string, p int32, err error) {
+				f.Log.Warn("reading the rules topic", "topic", t, "partition", p, "err", err)
+			})
+			changed := false
+			fs.EachRecord(func(rec *kgo.Record) { changed = r.Add(rec) || changed })
+			if changed {
+				set, errs := f.Build(r.Docs, r.Revision)
+				f.Live.Offer(set, errs)
+			}
+		}
+	}()
+	return nil
+}
