@@ -129,7 +129,7 @@ func (h *FlushHistory) Add(value []byte) error {
 	}
 	h.Last = m
 	if m.Version >= 3 && (first || prev.Version < 3 || m.Revision != prev.Revision || m.RulesFrom != prev.RulesFrom) {
-		h.Revisions = append(h.Revisions, RevisionPoint{From: m.RulesFrom, Revision: m.Revision})
+		h.Revisions = append(h.Revisions, RevisionPoint{From: m.RulesFrom, Revision: m.Revision, Flushes: m.Flushes - btou(m.Flushes > prev.Flushes && !first)})
 	}
 	switch {
 	case first && m.Flushes > 1:
@@ -157,4 +157,11 @@ func (h *FlushHistory) Add(value []byte) error {
 		return fmt.Errorf("%w: flush point changed from %d to %d without a flush", ErrHistory, prev.LastFlush, m.LastFlush)
 	}
 	return nil
+}
+
+func btou(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -29,10 +29,12 @@ const rulesKeySuffix = "rules"
 func RulesKey(tp TP) []byte { return []byte(KeyPrefix(tp) + rulesKeySuffix) }
 
 // RevisionPoint is a rule-set change in a partition's history: from input
-// offset From on, the partition ran Revision.
+// offset From on, the partition ran Revision; Flushes idle flushes of the
+// history came before the change (one at offset From may come after).
 type RevisionPoint struct {
 	From     int64
 	Revision string
+	Flushes  uint64
 }
 
 // Manifest is a decoded rules record.

@@ -143,7 +143,7 @@ func TestRuleChangeLiveAndRestored(t *testing.T) {
 			}
 		}
 	}
-	if want := []RevisionPoint{{0, "1"}, {int64(cut), "2"}}; !reflect.DeepEqual(h.Revisions, want) {
+	if want := []RevisionPoint{{0, "1", 0}, {int64(cut), "2", 0}}; !reflect.DeepEqual(h.Revisions, want) {
 		t.Fatalf("revision history %v, want %v", h.Revisions, want)
 	}
 }

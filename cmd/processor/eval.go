@@ -40,6 +40,8 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	quiet := fs.Bool("quiet", false, "no summary on stderr")
 	var flushAt flushPoints
 	fs.Var(&flushAt, "flush-at", "idle flushes to replay: after these input line counts, comma separated (or @FILE); reproduces a processor's recorded flush points")
+	var changes rulesAt
+	fs.Var(&changes, "rules-at", "rule-set changes to replay: LINES[@FLUSHES]=PATH switches to the rules in PATH after LINES input lines (and FLUSHES idle flushes), keeping the state of unchanged rules as run does (repeatable; see processor flushes)")
 	finalFlush := fs.Bool("final-flush", true, "at the end of the input, release the reorder buffer and decide pending missing-event matches as if the stream ended (false: leave them pending, as a running processor does)")
 	statsOut := fs.String("stats-out", "", "write the final counters and engine state (events, late, watermark, ...) as JSON to this file")
 	ef.register(fs)
@@ -67,6 +69,10 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		printCompileErrors(stderr, err)
 		fmt.Fprintf(stderr, "eval: %d rules failed to compile\n", len(set.Failed))
+		return exitRules
+	}
+	if err := changes.load(&xf, ef.options()); err != nil {
+		printCompileErrors(stderr, err)
 		return exitRules
 	}
 	out := stdout
@@ -115,13 +121,24 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return nil
 	}
 	// flushDue replays the recorded idle flushes due after the lines read so far.
+	nextChange := 0
 	flushDue := func() error {
-		for ; nextFlush < len(flushAt) && flushAt[nextFlush] <= lines; nextFlush++ {
-			if err := emit(eng.FlushIdle(), nil, 0); err != nil {
-				return err
+		for {
+			if changes.due(nextChange, lines, nextFlush) {
+				set = changes[nextChange].set
+				eng, _ = eng.Migrate(set.Program)
+				nextChange++
+				continue
 			}
+			if nextFlush < len(flushAt) && flushAt[nextFlush] <= lines {
+				if err := emit(eng.FlushIdle(), nil, 0); err != nil {
+					return err
+				}
+				nextFlush++
+				continue
+			}
+			return nil
 		}
-		return nil
 	}
 	if err := flushDue(); err != nil {
 		fmt.Fprintf(stderr, "eval: %v\n", err)
@@ -203,6 +220,10 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 		}
 		closeFn()
+	}
+	if nextChange < len(changes) {
+		fmt.Fprintf(stderr, "eval: --rules-at %d is after the end of the input (%d lines)\n", changes[nextChange].lines, lines)
+		return exitUsage
 	}
 	if nextFlush < len(flushAt) {
 		fmt.Fprintf(stderr, "eval: --flush-at %d is after the end of the input (%d lines)\n", flushAt[nextFlush], lines)

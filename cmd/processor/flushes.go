@@ -77,7 +77,15 @@ func cmdFlushes(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stdout, strings.Join(pts, ","))
 			continue
 		}
-		fmt.Fprintf(stdout, "%s/%d next=%d flushes=%d records=%d points=%s\n", *input, p, ph.Last.Next, ph.Last.Flushes, ph.Records, strings.Join(pts, ","))
+		fmt.Fprintf(stdout, "%s/%d next=%d flushes=%d records=%d points=%s", *input, p, ph.Last.Next, ph.Last.Flushes, ph.Records, strings.Join(pts, ","))
+		if len(ph.Revisions) > 0 {
+			revs := make([]string, len(ph.Revisions))
+			for i, r := range ph.Revisions {
+				revs[i] = fmt.Sprintf("%d@%d=%s", r.From, r.Flushes, r.Revision)
+			}
+			fmt.Fprintf(stdout, " revisions=%s", strings.Join(revs, ","))
+		}
+		fmt.Fprintln(stdout)
 	}
 	return code
 }
