@@ -46,11 +46,12 @@ func ExceptionRecords(paths ...string) (Docs, error) {
 
 // Plan is what a push changes in the topic, by key.
 type Plan struct {
-	Add, Change, Same []string
+	Add, Change, Delete, Same []string
 }
 
-// PlanPush compares the records to push with the topic's.
-func PlanPush(topic, push Docs) Plan {
+// PlanPush compares the records to push with the topic's; with prune, the
+// topic's records that are not pushed are deleted.
+func PlanPush(topic, push Docs, prune bool) Plan {
 	var p Plan
 	for _, k := range push.Keys() {
 		old, ok := topic[k]
@@ -61,6 +62,13 @@ func PlanPush(topic, push Docs) Plan {
 			p.Change = append(p.Change, k)
 		default:
 			p.Same = append(p.Same, k)
+		}
+	}
+	if prune {
+		for _, k := range topic.Keys() {
+			if _, ok := push[k]; !ok {
+				p.Delete = append(p.Delete, k)
+			}
 		}
 	}
 	return p

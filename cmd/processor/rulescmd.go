@@ -30,6 +30,7 @@ func cmdRulesTopic(sub string, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(topic, "rules-topic", "", "same as --topic")
 	dry := fs.Bool("dry-run", false, "push: print what would be added and changed, publish nothing")
 	builtin := fs.Bool("builtin", false, "push: the built-in detections (as well as any PATH)")
+	prune := fs.Bool("prune", false, "push, diff: the PATHs are the whole rule set: delete the topic's rules and lists that are not in them (in the same transaction)")
 	create := fs.Bool("create-topics", true, "push: create the rules topic (compacted, one partition) when it does not exist")
 	replication := fs.Int("replication-factor", 1, "replication factor of a created rules topic")
 	var xpaths multiFlag
@@ -37,8 +38,8 @@ func cmdRulesTopic(sub string, args []string, stdout, stderr io.Writer) int {
 	var ef engineFlags
 	ef.register(fs)
 	line := map[string]string{
-		"push":   "processor rules push --brokers B --topic T [--dry-run] [--builtin] [--exceptions FILE]... PATH...",
-		"diff":   "processor rules diff --brokers B --topic T [--builtin] PATH...",
+		"push":   "processor rules push --brokers B --topic T [--dry-run] [--prune] [--builtin] [--exceptions FILE]... PATH...",
+		"diff":   "processor rules diff --brokers B --topic T [--prune] [--builtin] PATH...",
 		"delete": "processor rules delete --brokers B --topic T RULE_ID...",
 		"list":   "processor rules list --brokers B --rules-topic T",
 	}[sub]
@@ -138,21 +139,27 @@ func cmdRulesTopic(sub string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "rules %s: %d of %d records do not compile; nothing published\n", sub, len(errs), len(push))
 		return exitRules
 	}
-	plan := rulesets.PlanPush(cur.Docs, push)
+	plan := rulesets.PlanPush(cur.Docs, push, *prune)
 	for _, k := range plan.Add {
 		fmt.Fprintf(stdout, "add     %s\n", k)
 	}
 	for _, k := range plan.Change {
 		fmt.Fprintf(stdout, "change  %s%s\n", k, stateNote(cur.Docs, push, k, *topic, ef.options()))
 	}
+	for _, k := range plan.Delete {
+		fmt.Fprintf(stdout, "delete  %s\n", k)
+	}
 	if sub == "diff" || *dry {
-		fmt.Fprintf(stdout, "rules %s: %d to add, %d to change, %d unchanged (topic %s at revision %s); nothing published\n",
-			sub, len(plan.Add), len(plan.Change), len(plan.Same), *topic, revOrNone(cur.Revision))
+		fmt.Fprintf(stdout, "rules %s: %d to add, %d to change, %d to delete, %d unchanged (topic %s at revision %s); nothing published\n",
+			sub, len(plan.Add), len(plan.Change), len(plan.Delete), len(plan.Same), *topic, revOrNone(cur.Revision))
 		return exitOK
 	}
 	recs := map[string][]byte{}
 	for _, k := range append(append([]string{}, plan.Add...), plan.Change...) {
 		recs[k] = push[k]
+	}
+	for _, k := range plan.Delete {
+		recs[k] = nil
 	}
 	if len(recs) == 0 {
 		fmt.Fprintf(stdout, "rules push: nothing changed (%d unchanged); topic %s stays at revision %s\n", len(plan.Same), *topic, revOrNone(cur.Revision))
@@ -163,8 +170,8 @@ func cmdRulesTopic(sub string, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "rules push: %v\n", err)
 		return exitFailure
 	}
-	fmt.Fprintf(stdout, "rules push: %d added, %d changed, %d unchanged in one transaction; topic %s at revision %d\n",
-		len(plan.Add), len(plan.Change), len(plan.Same), *topic, rev)
+	fmt.Fprintf(stdout, "rules push: %d added, %d changed, %d deleted, %d unchanged in one transaction; topic %s at revision %d\n",
+		len(plan.Add), len(plan.Change), len(plan.Delete), len(plan.Same), *topic, rev)
 	return exitOK
 }
 
