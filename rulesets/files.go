@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/eqlstream/eqlstream/rules"
+	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/rules/exceptions"
 	"github.com/fsnotify/fsnotify"
 )
 
@@ -106,4 +108,26 @@ func (f *Files) watch(w *fsnotify.Watcher) {
 			return nil
 		})
 	}
+}
+
+// LoadFiles loads rule files and directories and exception list exports
+// and compiles them as run does, with the content revision. Files that do
+// not load and rules that do not compile are in errs.
+func LoadFiles(rulePaths, exceptionPaths []string, extra map[string][]string, opts engine.Options) (*rules.RuleSet, []error) {
+	rs, _, err := rules.LoadPaths(rulePaths)
+	var errs []error
+	if err != nil {
+		errs = append(errs, err)
+	}
+	var xs *exceptions.Set
+	if len(exceptionPaths) > 0 {
+		s, err := exceptions.Load(exceptionPaths...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		xs = s
+	}
+	set, cerrs := Compile(rs, xs, extra, opts, "")
+	set.Revision = ContentRevision(set)
+	return set, append(errs, cerrs...)
 }

@@ -33,12 +33,26 @@ func NewReader() *Reader {
 	return &Reader{Docs: Docs{}, pending: map[int64]map[string][]byte{}}
 }
 
+// Entry is what the reader needs of a record.
+type Entry struct {
+	Offset, ProducerID     int64
+	Transactional, Control bool
+	Key                    string
+	Value                  []byte // nil: a tombstone
+}
+
 // Add reads one record; it reports whether a revision completed.
 func (r *Reader) Add(rec *kgo.Record) bool {
-	r.Pos = rec.Offset + 1
-	if rec.Attrs.IsControl() {
-		p := r.pending[rec.ProducerID]
-		delete(r.pending, rec.ProducerID)
+	return r.AddEntry(Entry{Offset: rec.Offset, ProducerID: rec.ProducerID, Transactional: rec.Attrs.IsTransactional(),
+		Control: rec.Attrs.IsControl(), Key: string(rec.Key), Value: rec.Value})
+}
+
+// AddEntry is Add for an Entry.
+func (r *Reader) AddEntry(e Entry) bool {
+	r.Pos = e.Offset + 1
+	if e.Control {
+		p := r.pending[e.ProducerID]
+		delete(r.pending, e.ProducerID)
 		if len(p) == 0 {
 			return false // an abort marker, or an empty transaction
 		}
@@ -48,20 +62,20 @@ func (r *Reader) Add(rec *kgo.Record) bool {
 		r.Revision = strconv.FormatInt(r.Pos, 10)
 		return true
 	}
-	v := rec.Value
+	v := e.Value
 	if v != nil {
 		v = append([]byte(nil), v...)
 	}
-	if rec.Attrs.IsTransactional() {
-		p := r.pending[rec.ProducerID]
+	if e.Transactional {
+		p := r.pending[e.ProducerID]
 		if p == nil {
 			p = map[string][]byte{}
-			r.pending[rec.ProducerID] = p
+			r.pending[e.ProducerID] = p
 		}
-		p[string(rec.Key)] = v
+		p[e.Key] = v
 		return false
 	}
-	r.apply(string(rec.Key), v)
+	r.apply(e.Key, v)
 	r.Revision = strconv.FormatInt(r.Pos, 10)
 	return true
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/eqlstream/eqlstream/kafkaconn"
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
-	"github.com/eqlstream/eqlstream/rules/exceptions"
 	"github.com/eqlstream/eqlstream/rulesets"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -55,22 +54,8 @@ func startLiveRules(ctx context.Context, f *runFlags, conn *kafkaconn.Config, in
 	live.Offer(initial, nil)
 	fw := &rulesets.Files{Paths: append(append([]string{}, f.rulePaths...), f.xf.paths...), Live: live, Log: log,
 		Load: func() (*rules.RuleSet, []error, error) {
-			rs, _, err := rules.LoadPaths(f.rulePaths)
-			errs := unjoin(err)
-			if err == nil {
-				errs = nil
-			}
-			var xs *exceptions.Set
-			if len(f.xf.paths) > 0 {
-				s, err := exceptions.Load(f.xf.paths...)
-				if err != nil {
-					errs = append(errs, unjoin(err)...)
-				}
-				xs = s
-			}
-			set, cerrs := rulesets.Compile(rs, xs, extra, opts, "")
-			set.Revision = rulesets.ContentRevision(set)
-			return set, append(errs, cerrs...), nil
+			set, errs := rulesets.LoadFiles(f.rulePaths, f.xf.paths, extra, opts)
+			return set, errs, nil
 		}}
 	return live, fw.Start(ctx)
 }

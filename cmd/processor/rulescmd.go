@@ -102,6 +102,18 @@ func cmdRulesTopic(sub string, args []string, stdout, stderr io.Writer) int {
 			push[k] = v
 		}
 	}
+	// first without the topic: every error but a list the topic may hold
+	rs, xs, perrs := rulesets.Parse(push, "push", paths)
+	_, cerrs := rulesets.Compile(rs, xs, nil, ef.options(), "")
+	var early []error
+	for _, e := range append(perrs, cerrs...) {
+		if !errors.Is(e, rules.ErrMissingList) {
+			early = append(early, e)
+		}
+	}
+	if refused(stdout, sub, early, len(push)) {
+		return exitRules
+	}
 	if sub == "push" && !*dry {
 		cl, err := kgo.NewClient(opts...)
 		if err == nil {
@@ -129,14 +141,9 @@ func cmdRulesTopic(sub string, args []string, stdout, stderr io.Writer) int {
 	for k, v := range push {
 		after[k] = v
 	}
-	rs, _, perrs := rulesets.Parse(push, "push", paths)
 	_, txs, _ := rulesets.Parse(after, *topic, nil)
-	_, cerrs := rulesets.Compile(rs, txs, nil, ef.options(), "")
-	if errs := append(perrs, cerrs...); len(errs) > 0 {
-		for _, e := range errs {
-			fmt.Fprintln(stdout, e)
-		}
-		fmt.Fprintf(stdout, "rules %s: %d of %d records do not compile; nothing published\n", sub, len(errs), len(push))
+	rs, _, _ = rulesets.Parse(push, "push", paths) // Compile attached lists to the rules: parse afresh
+	if _, cerrs := rulesets.Compile(rs, txs, nil, ef.options(), ""); refused(stdout, sub, cerrs, len(push)) {
 		return exitRules
 	}
 	plan := rulesets.PlanPush(cur.Docs, push, *prune)
@@ -296,4 +303,16 @@ func rulesList(ctx context.Context, opts []kgo.Opt, topic string, eo engine.Opti
 		return exitRules
 	}
 	return exitOK
+}
+
+// refused prints the records that do not compile; nothing is published.
+func refused(w io.Writer, sub string, errs []error, n int) bool {
+	if len(errs) == 0 {
+		return false
+	}
+	for _, e := range errs {
+		fmt.Fprintln(w, e)
+	}
+	fmt.Fprintf(w, "rules %s: %d of %d records do not compile; nothing published\n", sub, len(errs), n)
+	return true
 }
