@@ -180,7 +180,8 @@ func byRule(as []alert, ids ...string) []alert {
 }
 
 // TestLiveRuleChanges: rules arrive through a rules topic while two
-// processors run; a push adds, changes and deletes rules mid-stream.
+// processors run; a push adds, changes and deletes rules mid-stream while a
+// third instance joins the group.
 // Checked against processor eval, per input partition (one engine each):
 // unchanged rules alert as eval over the whole input; the changed and the
 // added rule as eval over the events from the partition's change boundary
@@ -221,17 +222,20 @@ func TestLiveRuleChanges(t *testing.T) {
 		}
 	}
 
-	// the change, mid-stream; convergence = both instances run it
+	// the change, mid-stream, while a third instance joins (a rebalance
+	// during the change); convergence = every instance runs it
+	pc := e.startProcessor("processor-c", e.runArgs(n, "it-live-c", args...)...)
+	addrC := pc.metricsAddr(30 * time.Second)
 	pushed := time.Now()
 	rev2 := e.pushRules(rulesTopic, "--prune", v2)
 	pushTook := time.Since(pushed)
 	want2 := mustFloat(t, rev2)
 	conv := map[string]time.Duration{}
-	waitFor(t, 30*time.Second, "both instances to run revision "+rev2, func() bool {
+	waitFor(t, 30*time.Second, "every instance to run revision "+rev2, func() bool {
 		for _, x := range []struct {
 			p    *proc
 			addr string
-		}{{pa, addrA}, {pb, addrB}} {
+		}{{pa, addrA}, {pb, addrB}, {pc, addrC}} {
 			if _, ok := conv[x.p.name]; ok {
 				continue
 			}
@@ -239,7 +243,7 @@ func TestLiveRuleChanges(t *testing.T) {
 				conv[x.p.name] = time.Since(pushed)
 			}
 		}
-		return len(conv) == 2
+		return len(conv) == 3
 	})
 	waitFor(t, 30*time.Second, "every partition to commit revision "+rev2, func() bool {
 		h := e.revisionHistory(n)
@@ -252,26 +256,32 @@ func TestLiveRuleChanges(t *testing.T) {
 		return done == partitions
 	})
 	committedConv := time.Since(pushed)
-	t.Logf("convergence after the push (push command took %s): running in %s (a) and %s (b); committed by every partition after %s",
-		pushTook.Round(time.Millisecond), conv["processor-a"].Round(time.Millisecond), conv["processor-b"].Round(time.Millisecond), committedConv.Round(time.Millisecond))
+	t.Logf("convergence after the push (push command took %s): running in %s (a), %s (b), %s (c, joining the group); committed by every partition after %s",
+		pushTook.Round(time.Millisecond), conv["processor-a"].Round(time.Millisecond), conv["processor-b"].Round(time.Millisecond),
+		conv["processor-c"].Round(time.Millisecond), committedConv.Round(time.Millisecond))
 
 	e.produceFile(splitFile(t, events, half, total), n.Input)
-	e.waitCaughtUp(n, 3*time.Minute, pa, pb)
+	e.waitCaughtUp(n, 3*time.Minute, pa, pb, pc)
 
 	// a broken record written without the push command's checks
 	cl, err := kgo.NewClient(append(e.clientOpts(), kgo.DefaultProduceTopic(rulesTopic))...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte("it-broken"), Value: []byte("[rule]\nrule_id = \"it-broken\"\nquery = '''process where and'''\n")}).FirstErr(); err != nil {
+	dpkgFile, err := os.ReadFile(filepath.Join(v2, "dpkg_unusual_execution.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := strings.Replace(strings.Replace(string(dpkgFile), builtinIDs[1], "it-broken", 1), "event.action == \"exec\" and", "event.action == \"exec\" and and", 1)
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Key: []byte("it-broken"), Value: []byte(broken)}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	cl.Close()
-	waitFor(t, 30*time.Second, "both instances to report the broken rule", func() bool {
+	waitFor(t, 30*time.Second, "every instance to report the broken rule", func() bool {
 		for _, x := range []struct {
 			p    *proc
 			addr string
-		}{{pa, addrA}, {pb, addrB}} {
+		}{{pa, addrA}, {pb, addrB}, {pc, addrC}} {
 			m, err := x.p.scrape(x.addr)
 			if err != nil || metricValue(m, "eqlstream_rule_errors") != 1 || metricValue(m, "eqlstream_rules_reload_failures_total") < 1 {
 				return false
@@ -285,9 +295,9 @@ func TestLiveRuleChanges(t *testing.T) {
 		}
 		return true
 	})
-	for _, p := range []*proc{pa, pb} {
-		if !strings.Contains(p.log(), "it-broken") {
-			t.Errorf("%s did not log an error naming the broken rule", p.name)
+	for _, p := range []*proc{pa, pb, pc} {
+		if !regexp.MustCompile(`level=ERROR msg="rule does not compile" .*it-broken: .*unexpected keyword`).MatchString(p.log()) {
+			t.Errorf("%s did not log an error naming the broken rule and the cause", p.name)
 		}
 	}
 	lctx, lcancel := context.WithTimeout(context.Background(), time.Minute)
@@ -296,7 +306,7 @@ func TestLiveRuleChanges(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^it-broken\s.*\berror\b`).Match(list) {
 		t.Errorf("rules list does not show it-broken as an error:\n%s", list)
 	}
-	for _, p := range []*proc{pa, pb} {
+	for _, p := range []*proc{pa, pb, pc} {
 		if code, took := p.terminate(sigtermBound); code != 0 {
 			t.Errorf("%s exited with code %d after SIGTERM (in %s)", p.name, code, took)
 		}
