@@ -15,7 +15,7 @@ const usage = `usage: processor <command> [flags]
 commands:
   eval     evaluate rules over NDJSON events offline, print alerts
   check    compile rule files, print errors and warnings
-  rules    list rules
+  rules    list rules; push|delete|list|diff a rules topic that processors follow
   gen      generate realistic Elastic Defend-like Linux events
   run      the exactly-once Kafka pipeline (--embedded: a zero-setup demo)
   produce  publish NDJSON events to Kafka keyed by host.id
