@@ -34,12 +34,13 @@ func liveRuleFlagsError(f *runFlags) error {
 // startLiveRules makes the instance's live rule set: read from the rules
 // topic (before this returns: the instance is not ready before) and
 // followed, or — with --rules files — reloaded on SIGHUP and file changes.
-// It returns nil for the built-in detections (fixed).
+// The built-in detections are fixed (their metrics are served all the same).
 func startLiveRules(ctx context.Context, f *runFlags, conn *kafkaconn.Config, initial *rules.RuleSet, opts engine.Options, log *slog.Logger, reg prometheus.Registerer) (*rulesets.Live, error) {
-	if f.rulesTopic == "" && len(f.rulePaths) == 0 {
-		return nil, nil
-	}
 	live := rulesets.NewLive(log, rulesets.NewMetrics(reg))
+	if f.rulesTopic == "" && len(f.rulePaths) == 0 {
+		live.Offer(initial, nil)
+		return live, nil
+	}
 	extra := f.xf.extra()
 	if f.rulesTopic != "" {
 		fo := &rulesets.Follower{Topic: f.rulesTopic, Opts: append(conn.Opts(log), kgo.RequestRetries(10)), Live: live, Log: log,

@@ -35,6 +35,9 @@ type params struct {
 	mode       string // "" (exactly-once), keep-state-on-abort, at-least-once, flush-unrecorded
 	partitions int32
 	preFrac    float64
+	// ruleChanges (RULE_CHANGES=1): rules from a rules topic, changed
+	// during the faults (rules_test.go)
+	ruleChanges bool
 }
 
 func envInt(name string, def int) int {
@@ -69,6 +72,7 @@ func loadParams(t *testing.T) params {
 		}
 		p.attackRate = f
 	}
+	p.ruleChanges = os.Getenv("RULE_CHANGES") == "1"
 	p.mode = os.Getenv("CHAOS_MODE")
 	switch p.mode {
 	case "", "keep-state-on-abort", "at-least-once", "flush-unrecorded":
@@ -98,7 +102,8 @@ type harness struct {
 	admCl        *kgo.Client
 	rng          *rand.Rand
 	schedule     []string
-	brokerOut    int // broker down or paused (0: none)
+	brokerOut    int       // broker down or paused (0: none)
+	rules        *ruleFeed // RULE_CHANGES=1
 }
 
 type proc struct {
@@ -177,6 +182,9 @@ func TestChaos(t *testing.T) {
 	// with older timestamps are late. Each flush is recorded in the state the
 	// transaction commits; the checker replays the input with the recorded
 	// flush points and must get the online answer exactly.
+	if p.ruleChanges {
+		h.setupRules(root)
+	}
 	pre := int(float64(len(lines)) * p.preFrac)
 	h.produce(lines[:pre])
 	h.logf("produced %d of %d events before the chaos", pre, len(lines))
@@ -223,9 +231,17 @@ func TestChaos(t *testing.T) {
 			}
 		}
 	}()
+	rulesDone := make(chan struct{})
+	go func() {
+		defer close(rulesDone)
+		if p.ruleChanges {
+			h.changeRules(chaosCtx, p.seed)
+		}
+	}()
 	h.chaos(chaosCtx)
 	stopChaos()
 	<-prodDone
+	<-rulesDone
 	h.logf("chaos over: restoring brokers and 3 processors, draining")
 	h.heal()
 	drained := h.drain(10 * time.Minute)
@@ -262,6 +278,9 @@ func TestChaos(t *testing.T) {
 		h.counters.kills.Load(), h.counters.sigterms.Load(),
 		h.counters.rebalances.Load(), h.counters.brokerKills.Load(), h.counters.brokerPauses.Load(), aborted, openTxns, order,
 		readerDup.Load(), attacks, drained, p.seed, modeName(p.mode))
+	if h.rules != nil {
+		line += fmt.Sprintf(" rule_pushes=%d rule_changes_committed=%d", h.rules.pushes, revisionChanges(hist))
+	}
 	fmt.Println(line)
 	t.Log(line)
 	failed := missing+dup+unexpected+openTxns+order+int(readerDup.Load())+stateMismatches+historyErrors > 0 || !drained
@@ -457,6 +476,9 @@ func (h *harness) startID(id string) *proc {
 	args := []string{"run", "--brokers", strings.Join(h.brokers, ","), "--input-topic", h.topics.in,
 		"--alerts-topic", h.topics.alerts, "--dlq-topic", h.topics.dlq, "--group", h.topics.group,
 		"--instance-id", id, "--metrics-addr", ""}
+	if h.rules != nil {
+		args = append(args, "--rules-topic", h.rules.topic)
+	}
 	// Every other flag keeps its default (commit interval 100ms, idle
 	// flush 2s, allowed disorder 2s, transaction timeout 10s): the proof
 	// covers the configuration users run.

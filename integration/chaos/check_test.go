@@ -294,6 +294,7 @@ func (h *harness) expected(hist map[int32]*partHistory) ([]string, map[string][]
 			h.t.Fatal(err)
 		}
 		args := []string{"eval", "--quiet", "--final-flush=false", "--stats-out", statsFile}
+		args = append(args, h.rulesArgs(hist[p], offsets[p])...)
 		if len(pts) > 0 {
 			args = append(args, "--flush-at", "@"+flushFile)
 		}
