@@ -82,7 +82,9 @@ type Config struct {
 	AlertsTopic string
 	DLQTopic    string
 	StateTopic  string
-	Group       string
+	// RulesTopic is run's --rules-topic ("" for none).
+	RulesTopic string
+	Group      string
 	// TransactionalID is the instance's transactional ID; with
 	// TransactionalIDPrefix set instead, one prefixed binding covers every
 	// instance of the group.
@@ -110,6 +112,9 @@ func Required(c Config) []Binding {
 	add(Topic, c.StateTopic, Literal, Write, "produce rule state in the transaction")
 	add(Topic, c.StateTopic, Literal, Read, "restore rule state on assignment (needed once state exists: every restart)")
 	add(Topic, c.StateTopic, Literal, DescribeConfigs, "check that the state topic is compacted")
+	if c.RulesTopic != "" {
+		add(Topic, c.RulesTopic, Literal, Read, "read the rule set at startup and follow it (read_committed)")
+	}
 	add(Group, c.Group, Literal, Read, "join the consumer group, fetch and commit its offsets (TxnOffsetCommit)")
 	if c.TransactionalIDPrefix != "" {
 		bs = append(bs, Binding{Resource: TransactionalID, Name: c.TransactionalIDPrefix, Pattern: Prefixed, Operation: Write,

@@ -214,3 +214,23 @@ func TestCheckCreate(t *testing.T) {
 		t.Fatalf("without Create on the DLQ: %v", err)
 	}
 }
+
+// TestRulesTopicRead: run with --rules-topic needs Read on it, and only then.
+func TestRulesTopicRead(t *testing.T) {
+	c := Config{InputTopics: []string{"in"}, AlertsTopic: "a", DLQTopic: "d", StateTopic: "s", Group: "g", TransactionalID: "x"}
+	has := func(bs []Binding) bool {
+		for _, b := range bs {
+			if b.Resource == Topic && b.Name == "rules" && b.Operation == Read {
+				return true
+			}
+		}
+		return false
+	}
+	if has(Required(c)) {
+		t.Fatal("Read on a rules topic without one")
+	}
+	c.RulesTopic = "rules"
+	if !has(Required(c)) {
+		t.Fatal("no Read on the rules topic")
+	}
+}

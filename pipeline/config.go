@@ -56,6 +56,9 @@ type Config struct {
 	// LiveRules, when set, gives the rule set to run; a new one applies to
 	// every partition between two transactions (see rulesync.go).
 	LiveRules interface{ Current() *rules.RuleSet }
+	// RulesTopic names the rules topic LiveRules follows, for the startup
+	// ACL check ("" for none); the pipeline does not read it.
+	RulesTopic string
 	// Unsafe test modes for negative controls of the exactly-once checker.
 	// Never use them in production.
 	UnsafeKeepStateOnAbort bool // do not roll state back on abort

@@ -29,6 +29,7 @@ func cmdACLs(args []string, stdout, stderr io.Writer) int {
 	dlq := fs.String("dlq-topic", "eqlstream-dlq", "dead-letter topic")
 	state := fs.String("state-topic", "", "state topic (default <group>-state)")
 	group := fs.String("group", "eqlstream", "consumer group")
+	rulesTopic := fs.String("rules-topic", "", "run's --rules-topic: Read on it")
 	instance := fs.String("instance-id", "", "one instance's id: a literal ACL for its transactional ID eqlstream-<group>-<instance-id>")
 	prefix := fs.String("transactional-id-prefix", "", "prefixed ACL covering every instance's transactional ID (default eqlstream-<group>- unless --instance-id)")
 	create := fs.Bool("create-topics", false, "the instances create missing topics (adds Create)")
@@ -65,7 +66,7 @@ func cmdACLs(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	c := acls.Config{InputTopics: splitList(*input), AlertsTopic: *alerts, DLQTopic: *dlq, StateTopic: *state,
-		Group: *group, CreateTopics: *create, Host: *host}
+		RulesTopic: *rulesTopic, Group: *group, CreateTopics: *create, Host: *host}
 	if c.StateTopic == "" {
 		c.StateTopic = *group + "-state"
 	}

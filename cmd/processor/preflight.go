@@ -19,7 +19,7 @@ func aclsConfig(cfg pipeline.Config, principal string) acls.Config {
 		state = cfg.Group + "-state"
 	}
 	return acls.Config{InputTopics: cfg.InputTopics, AlertsTopic: cfg.AlertsTopic, DLQTopic: cfg.DLQTopic,
-		StateTopic: state, Group: cfg.Group, TransactionalID: cfg.TransactionalID(),
+		StateTopic: state, RulesTopic: cfg.RulesTopic, Group: cfg.Group, TransactionalID: cfg.TransactionalID(),
 		CreateTopics: cfg.CreateTopics, Principal: principal}
 }
 

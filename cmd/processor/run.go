@@ -175,7 +175,7 @@ func (f *runFlags) config(conn *kafkaconn.Config) (pipeline.Config, error) {
 		DLQTopic: f.dlqTopic, StateTopic: f.stateTopic, Group: f.group, InstanceID: f.instanceID,
 		CommitInterval: f.commitInterval, IdleFlush: f.idleFlush, SessionTimeout: f.sessionTimeout, TransactionTimeout: f.txnTimeout, MaxBatchRecords: f.maxBatch,
 		MaxEventBytes: f.maxEventBytes, CreateTopics: f.createTopics, Partitions: int32(f.partitions),
-		ReplicationFactor: int16(f.replication),
+		ReplicationFactor: int16(f.replication), RulesTopic: f.rulesTopic,
 	}
 	switch f.unsafeMode {
 	case "":
