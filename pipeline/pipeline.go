@@ -331,6 +331,7 @@ func (p *Pipeline) processFetches(ctx context.Context, t *txn, fetches kgo.Fetch
 			return
 		}
 		if _, ok := t.touched[proc]; !ok {
+			p.onCurrentRules(proc)
 			t.touched[proc] = struct{}{}
 			proc.Begin()
 		}
@@ -536,6 +537,7 @@ func (p *Pipeline) flushIdle(ctx context.Context, t *txn) error {
 		return p.classify("begin transaction", err)
 	}
 	for _, proc := range idle {
+		p.onCurrentRules(proc)
 		t.touched[proc] = struct{}{}
 		proc.Begin()
 		ms := p.cfg.flushIdle(proc)

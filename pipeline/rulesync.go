@@ -37,9 +37,7 @@ func (p *Pipeline) syncRules(ctx context.Context, t *txn) error {
 	p.mu.Lock()
 	var pending []*partition.Processor
 	for _, proc := range p.procs {
-		if proc.Engine.Program() != p.set.Program {
-			proc.Migrate(p.set)
-		}
+		p.onCurrentRules(proc)
 		if proc.NeedsCommit() {
 			pending = append(pending, proc)
 		}
@@ -83,4 +81,15 @@ func (p *Pipeline) syncRules(ctx context.Context, t *txn) error {
 			"revision", proc.Revision, "from_offset", proc.RulesFrom)
 	}
 	return p.end(ctx, t)
+}
+
+// onCurrentRules migrates a partition that a transaction is about to touch
+// for the first time, if it was restored with an earlier rule set while the
+// loop switched (the restore runs in the client's goroutine): its state is
+// the committed one, so this is a boundary for it, and the change commits
+// with the transaction.
+func (p *Pipeline) onCurrentRules(proc *partition.Processor) {
+	if proc.Engine.Program() != p.set.Program {
+		proc.Migrate(p.set)
+	}
 }

@@ -259,14 +259,30 @@ func (f *Follower) Start(ctx context.Context) error {
 	f.Log.Info("rules topic read", "topic", f.Topic, "revision", r.Revision, "records", len(r.Docs), "errors", len(errs), "took", time.Since(t0).Round(time.Millisecond))
 	go func() {
 		defer cl.Close()
+		fails := 0
 		for ctx.Err() == nil {
 			fs := cl.PollFetches(ctx)
 			if ctx.Err() != nil {
 				return
 			}
-			fs.EachError(func(t string, p int32, err error) {
-				f.Log.Warn("reading the rules topic", "topic", t, "partition", p, "err", err)
-			})
+			// The running revision stays while the topic cannot be read
+			// (detection goes on); errors are logged with a backoff of
+			// 100ms doubling to 10s between polls.
+			var ferr error
+			fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+			if ferr != nil {
+				fails++
+				if fails <= 3 || fails%20 == 0 {
+					f.Log.Warn("reading the rules topic; the running revision stays", "topic", f.Topic, "revision", r.Revision, "failures", fails, "err", ferr)
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(min(100*time.Millisecond<<min(fails, 7), 10*time.Second)):
+				}
+			} else {
+				fails = 0
+			}
 			changed := false
 			fs.EachRecord(func(rec *kgo.Record) { changed = r.Add(rec) || changed })
 			if changed {
