@@ -11,8 +11,8 @@ import (
 
 	"github.com/eqlstream/eqlstream/internal/gen"
 	"github.com/eqlstream/eqlstream/pipeline"
-	"github.com/eqlstream/eqlstream/rulesets"
 	"github.com/eqlstream/eqlstream/rules"
+	"github.com/eqlstream/eqlstream/rulesets"
 	"github.com/eqlstream/eqlstream/sinks"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -80,7 +80,7 @@ func runEmbedded(ctx context.Context, f *runFlags, set *rules.RuleSet, log *slog
 	var mu sync.Mutex
 	perRule := map[string]int{}
 	total := 0
-	reg, m := newRegistry() // /metrics shows this pipeline's metrics
+	reg, m := newRegistry()                                         // /metrics shows this pipeline's metrics
 	rulesets.NewLive(log, rulesets.NewMetrics(reg)).Offer(set, nil) // the rules metrics (a fixed set)
 	p, err := pipeline.New(cfg, set, log, m)
 	if err != nil {
