@@ -98,6 +98,9 @@ func ConsumeOpts(topic string) []kgo.Opt {
 	}
 }
 
+// quietEnd: see ReadTo.
+const quietEnd = 3 * time.Second
+
 // ErrNoTopic means the rules topic does not exist.
 var ErrNoTopic = errors.New("rules topic does not exist")
 
@@ -152,19 +155,35 @@ func end(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
 }
 
 // ReadTo reads records with cl (made with ConsumeOpts) into r until r.Pos
-// reaches the topic's last stable offset as of the call.
+// reaches the topic's last stable offset as of the call. The last records
+// before it may have been compacted away (a commit marker, a tombstone past
+// delete.retention.ms): when nothing arrives for quietEnd, what was read is
+// taken as the whole topic. (Should records still arrive later, they are a
+// later revision: what was read is a prefix of the log, an earlier one.)
 func ReadTo(ctx context.Context, cl *kgo.Client, r *Reader, topic string) error {
 	e, err := end(ctx, kadm.NewClient(cl), topic)
 	if err != nil {
 		return err
 	}
+	last := time.Now()
 	for r.Pos < e {
-		fs := cl.PollFetches(ctx)
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		cancel()
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("rules topic %q: read to offset %d, at %d: %w", topic, e, r.Pos, err)
 		}
+		if fs.NumRecords() > 0 {
+			last = time.Now()
+		} else if time.Since(last) > quietEnd {
+			return nil
+		}
 		var ferr error
-		fs.EachError(func(_ string, _ int32, err error) { ferr = err })
+		fs.EachError(func(_ string, _ int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				ferr = err
+			}
+		})
 		if ferr != nil {
 			return fmt.Errorf("rules topic %q: %w", topic, ferr)
 		}
