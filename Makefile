@@ -105,7 +105,7 @@ chaos:
 	  export KAFKA_BROKERS=$$($$KAFKA_LOCAL brokers); \
 	fi; \
 	CHAOS_SEED=$(SEED) CHAOS_DURATION=$(DURATION) CHAOS_EVENTS=$(EVENTS) CHAOS_HOSTS=$(HOSTS) \
-	CHAOS_ATTACK_RATE=$(ATTACK_RATE) CHAOS_MODE=$(MODE) \
+	CHAOS_ATTACK_RATE=$(ATTACK_RATE) CHAOS_MODE=$(MODE) CHAOS_SUPPRESSION=$(SUPPRESSION) \
 	$(GO) test -tags chaos -count=1 -v -timeout 90m -run '^TestChaos$$' ./integration/chaos/
 
 # The bounded version CI runs on every submission: the exactly-once run and

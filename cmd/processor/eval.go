@@ -255,7 +255,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
 	if *statsOut != "" {
-		if err := writeEvalStats(*statsOut, st, eng.Stats(), len(flushAt)); err != nil {
+		if err := writeEvalStats(*statsOut, st, eng.Stats(), len(flushAt), sup); err != nil {
 			fmt.Fprintf(stderr, "eval: %v\n", err)
 			return exitFailure
 		}

@@ -69,6 +69,21 @@ func (s *State) Pending() []Record {
 	for k := range s.undo {
 		ks = append(ks, k)
 	}
+	return s.records(ks)
+}
+
+// Records returns every open window as the record a committed state topic
+// holds for it, in key order (to compare a replay with committed state).
+func (s *State) Records() []Record {
+	ks := make([]wkey, 0, len(s.open))
+	for k := range s.open {
+		ks = append(ks, k)
+	}
+	return s.records(ks)
+}
+
+// records returns the records of keys ks, sorted.
+func (s *State) records(ks []wkey) []Record {
 	sort.Slice(ks, func(i, j int) bool {
 		if ks[i].rule != ks[j].rule {
 			return ks[i].rule < ks[j].rule
