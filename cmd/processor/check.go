@@ -10,6 +10,7 @@ import (
 
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/rules/suppress"
 )
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
@@ -53,6 +54,18 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 				kinds[warnKind(w.Msg)]++
 				if !*noWarn {
 					fmt.Fprintf(stdout, "warning: %s\n", w.Detail())
+				}
+			}
+		}
+	}
+	if set.Program != nil {
+		// `run` refuses these (eval takes them): say so before deployment
+		if err := suppress.CheckScope(set, "host.id"); err != nil {
+			for _, l := range strings.Split(err.Error(), "\n") {
+				warnings++
+				kinds["alert suppression not scoped to host.id (processor run refuses the rule)"]++
+				if !*noWarn {
+					fmt.Fprintf(stdout, "warning: %s\n", l)
 				}
 			}
 		}

@@ -97,3 +97,36 @@ func TestRunRefusesUnscopedSuppression(t *testing.T) {
 		t.Fatalf("eval: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestCheckWarnsUnscopedSuppression: check names a suppression rule that
+// run would refuse.
+func TestCheckWarnsUnscopedSuppression(t *testing.T) {
+	dir := t.TempDir()
+	rule := filepath.Join(dir, "unscoped.toml")
+	if err := os.WriteFile(rule, []byte(`[rule]
+rule_id = "u-1"
+name = "Unscoped"
+description = "d"
+type = "eql"
+language = "eql"
+severity = "low"
+risk_score = 21
+query = "process where true"
+
+[rule.alert_suppression]
+group_by = ["user.name"]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	code := cmdCheck([]string{rule}, &out, &errb)
+	for _, w := range []string{
+		"warning: rule u-1 (Unscoped, " + rule + "): alert_suppression.group_by [user.name] does not include host.id",
+		"1 compiled (0 sequences/samples), 0 failed, 1 warnings",
+		"1  alert suppression not scoped to host.id (processor run refuses the rule)",
+	} {
+		if code != exitOK || !strings.Contains(out.String(), w) {
+			t.Fatalf("exit %d; output lacks %q:\n%s%s", code, w, out.String(), errb.String())
+		}
+	}
+}
