@@ -18,8 +18,10 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	noWarn := fs.Bool("no-warnings", false, "print errors only")
 	var ef engineFlags
+	var xf exceptionFlags
 	ef.register(fs)
-	fs.Usage = usageFunc(fs, "processor check [flags] PATH...")
+	xf.register(fs)
+	fs.Usage = usageFunc(fs, "processor check [flags] [--exceptions PATH]... PATH...")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -38,6 +40,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 				fmt.Fprintln(stdout, e)
 			}
 			errorsN++
+		}
+	}
+	if len(xf.paths)+len(xf.attach) > 0 {
+		// rules that name exception lists compile only with them attached
+		if err := xf.apply(rs); err != nil {
+			printCompileErrors(stdout, err)
+			errorsN += len(unjoin(err))
 		}
 	}
 	set, cerr := rules.Compile(rs, ef.options())

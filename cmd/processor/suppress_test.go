@@ -130,3 +130,20 @@ group_by = ["user.name"]
 		}
 	}
 }
+
+// TestCheckWithExceptions: check takes --exceptions, so a rule that names
+// an exception list compiles with it (and fails without it, as in run).
+func TestCheckWithExceptions(t *testing.T) {
+	var out, errb strings.Builder
+	if code := cmdCheck([]string{sudoRule}, &out, &errb); code != exitRules || !strings.Contains(out.String(), `exception list "sudo-tuning": exception list not loaded`) {
+		t.Fatalf("without --exceptions: exit %d\n%s", code, out.String())
+	}
+	out.Reset()
+	if code := cmdCheck([]string{"--exceptions", sudoTuning, sudoRule}, &out, &errb); code != exitOK || !strings.Contains(out.String(), "1 compiled (0 sequences/samples), 0 failed") {
+		t.Fatalf("with --exceptions: exit %d\n%s%s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	if code := cmdCheck([]string{"--exceptions", sudoTuning, "--exceptions-for", "nope=sudo-tuning", sudoRule}, &out, &errb); code != exitRules || !strings.Contains(out.String(), "--exceptions-for nope: no rule with that rule_id was loaded") {
+		t.Fatalf("--exceptions-for an unknown rule: exit %d\n%s", code, out.String())
+	}
+}

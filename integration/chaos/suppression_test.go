@@ -4,7 +4,8 @@ package chaos
 
 // Alert suppression and exception lists in the chaos run
 // (CHAOS_SUPPRESSION=1): the processors and the replay get the built-in
-// rules plus a suppression rule with an exception list; alerts are compared
+// rules plus two suppression rules (5 s windows with an exception list, and
+// 2 h windows that stay open); alerts are compared
 // with their suppression fields, and each partition's committed suppression
 // windows with the replay's.
 
@@ -54,7 +55,10 @@ func (h *harness) ruleArgs() []string {
 	}
 	td := filepath.Join(h.root, "rules", "suppress", "testdata")
 	return []string{"--rules", filepath.Join(h.root, "rules", "builtin"),
-		"--rules", filepath.Join(td, "sudo_suppressed.toml"), "--exceptions", filepath.Join(td, "sudo_tuning.ndjson")}
+		"--rules", filepath.Join(td, "sudo_suppressed.toml"), "--exceptions", filepath.Join(td, "sudo_tuning.ndjson"),
+		// its windows stay open: the committed windows are compared with
+		// the replay's at the end, counts included
+		"--rules", filepath.Join(td, "sudo_per_host_2h.toml")}
 }
 
 // alertKey is what the checker compares for an alert: its ID, and for an
