@@ -1,8 +1,9 @@
 // Package partition holds the per-partition state of the pipeline: one rule
 // engine per assigned input partition, the bodies of events that live
 // partial matches refer to, and the encoding of that state as records of the
-// compacted state topic (one record per rule and join key, plus a meta record
-// with the next input offset and the idle flushes so far), so state commits
+// compacted state topic (one record per rule and join key, one per open
+// alert-suppression window, plus a meta record with the next input offset
+// and the idle flushes so far), so state commits
 // in the same Kafka transaction as alerts and offsets, and the one wall-clock
 // decision (an idle flush) is recorded where an offline replay can read it.
 package partition
