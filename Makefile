@@ -106,12 +106,14 @@ chaos:
 	fi; \
 	CHAOS_SEED=$(SEED) CHAOS_DURATION=$(DURATION) CHAOS_EVENTS=$(EVENTS) CHAOS_HOSTS=$(HOSTS) \
 	CHAOS_ATTACK_RATE=$(ATTACK_RATE) CHAOS_MODE=$(MODE) RULE_CHANGES=$(RULE_CHANGES) \
+	CHAOS_SUPPRESSION=$(SUPPRESSION) \
 	$(GO) test -tags chaos -count=1 -v -timeout 90m -run '^TestChaos$$' ./integration/chaos/
 
 # The bounded version CI runs on every submission: the exactly-once run and
-# the three negative controls, on the cluster .ci/run started.
+# the three negative controls, on the cluster .ci/run started. The
+# exactly-once run adds a rule with alert suppression and an exception list.
 chaos-ci:
-	$(MAKE) chaos SEED=$(SEED) DURATION=75s EVENTS=60000 HOSTS=300 ATTACK_RATE=0.012
+	$(MAKE) chaos SEED=$(SEED) DURATION=75s EVENTS=60000 HOSTS=300 ATTACK_RATE=0.012 SUPPRESSION=1
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=keep-state-on-abort
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=at-least-once
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=30000 HOSTS=200 ATTACK_RATE=0.02 MODE=flush-unrecorded

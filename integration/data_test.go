@@ -182,10 +182,11 @@ func parseAlert(doc []byte) (alert, error) {
 	return alert{ID: d.ID, RuleID: d.RuleID, Host: d.Host.ID, Time: d.Time}, nil
 }
 
-// evalAlerts runs `processor eval` on path and returns its alerts in order.
-func evalAlerts(t testing.TB, path string) []alert {
+// evalAlerts runs `processor eval` on path (with extra flags, e.g. rules)
+// and returns its alerts in order.
+func evalAlerts(t testing.TB, path string, extra ...string) []alert {
 	t.Helper()
-	out := runTool(t, 5*time.Minute, "eval", "--quiet", path)
+	out := runTool(t, 5*time.Minute, append(append([]string{"eval", "--quiet"}, extra...), path)...)
 	var as []alert
 	for i, line := range bytes.Split(bytes.TrimSpace(out), []byte("\n")) {
 		if len(line) == 0 {

@@ -1,8 +1,9 @@
 // Package partition holds the per-partition state of the pipeline: one rule
 // engine per assigned input partition, the bodies of events that live
 // partial matches refer to, and the encoding of that state as records of the
-// compacted state topic (one record per rule and join key, plus a meta record
-// with the next input offset and the idle flushes so far), so state commits
+// compacted state topic (one record per rule and join key, one per open
+// alert-suppression window, plus a meta record with the next input offset
+// and the idle flushes so far), so state commits
 // in the same Kafka transaction as alerts and offsets, and the one wall-clock
 // decision (an idle flush) is recorded where an offline replay can read it.
 package partition
@@ -20,6 +21,7 @@ import (
 
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/rules/suppress"
 )
 
 // metaVersion is the version of the meta record's envelope written now.
@@ -46,6 +48,9 @@ type Processor struct {
 	TP     TP
 	Engine *engine.Engine
 	Bodies *rules.EventStore
+	// Suppress holds the partition's open alert-suppression windows
+	// (package rules/suppress); they commit and roll back with the engine.
+	Suppress *suppress.State
 	// Next is the next input offset to process (committed offsets after a
 	// commit; advanced as records are processed within a transaction).
 	Next int64
@@ -68,6 +73,8 @@ type Processor struct {
 	drops         []StateRecord
 	manifestDirty bool
 	revisionDirty bool // the revision changed and is not committed yet
+	// exclBase is Engine.ExcludedCounts at Begin (see ExcludedInTxn).
+	exclBase []engine.ExclusionCount
 	// begun is set while a transaction touches the partition.
 	begun     bool
 	committed int64
@@ -78,7 +85,7 @@ type Processor struct {
 
 // New returns a processor with empty state starting at offset next.
 func New(tp TP, set *rules.RuleSet, next int64) *Processor {
-	return &Processor{TP: tp, Engine: set.Program.NewEngine(), Bodies: rules.NewEventStore(), Next: next, committed: next,
+	return &Processor{TP: tp, Engine: set.Program.NewEngine(), Bodies: rules.NewEventStore(), Suppress: suppress.New(set), Next: next, committed: next,
 		LastFlush: -1, committedLastFlush: -1, Revision: set.Revision, RulesFrom: next, manifestDirty: true}
 }
 
@@ -93,6 +100,8 @@ func (p *Processor) Begin() {
 	}
 	p.begun = true
 	p.Engine.Begin()
+	p.Suppress.Begin()
+	p.exclBase = p.Engine.ExcludedCounts()
 }
 
 // Begun reports whether the current transaction touched the partition.
@@ -104,6 +113,7 @@ func (p *Processor) Committed() {
 		return
 	}
 	p.Engine.Commit()
+	p.Suppress.Commit()
 	p.committed = p.Next
 	p.committedFlushes, p.committedLastFlush = p.Flushes, p.LastFlush
 	p.drops, p.manifestDirty, p.revisionDirty = nil, false, false
@@ -119,7 +129,26 @@ func (p *Processor) Aborted() error {
 	p.begun = false
 	p.Next = p.committed
 	p.Flushes, p.LastFlush = p.committedFlushes, p.committedLastFlush
+	p.Suppress.Rollback()
 	return p.Engine.Rollback()
+}
+
+// ExcludedInTxn returns, per rule and exception list, the events excluded
+// since Begin (for metrics: call it before Committed; an aborted
+// transaction's exclusions are never reported, its replay's are).
+func (p *Processor) ExcludedInTxn() []engine.ExclusionCount {
+	now := p.Engine.ExcludedCounts()
+	if len(now) != len(p.exclBase) {
+		return nil
+	}
+	out := now[:0:0]
+	for i, x := range now {
+		if d := x.Events - p.exclBase[i].Events; d > 0 {
+			x.Events = d
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // KeyPrefix is the state-record key prefix of a partition.
@@ -151,6 +180,9 @@ func (p *Processor) PendingState() []StateRecord {
 	}
 	for _, d := range deltas {
 		out = append(out, StateRecord{Key: DeltaKey(p.TP, d.RuleID, d.Key), Value: d.Value})
+	}
+	for _, r := range p.Suppress.Pending() {
+		out = append(out, StateRecord{Key: []byte(KeyPrefix(p.TP) + r.Key), Value: r.Value})
 	}
 	v := make([]byte, 0, len(meta)+25)
 	v = append(v, metaVersion)
@@ -231,6 +263,12 @@ func (r *Restorer) Build(set *rules.RuleSet, committed int64) (*Processor, error
 		return nil, err
 	}
 	for k, v := range r.groups {
+		if strings.HasPrefix(k, suppress.KeyPrefix) {
+			if err := p.Suppress.Restore(k, v); err != nil {
+				return nil, fmt.Errorf("%s: %w", r.tp, err)
+			}
+			continue
+		}
 		// k is "r/<rule id>/<16 hex digits>"
 		if !strings.HasPrefix(k, "r/") || len(k) < 2+1+16 {
 			continue

@@ -23,6 +23,8 @@ type Metrics struct {
 	ConsumerLag    *prometheus.GaugeVec
 	Restores       prometheus.Counter
 	RestoreRecords prometheus.Counter
+	// Tuning counts exclusions and suppressions (suppress.go).
+	Tuning tuningMetrics
 }
 
 // NewMetrics registers the metrics with reg (nil: a private registry).
@@ -52,6 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.EventsIn, m.EventsReplayed, m.TxnAborts, m.AlertsOut, m.DeadLetters, m.LateEvents, m.KeyMismatch, m.LiveStates, m.Buffered, m.Evictions,
 		m.Txns, m.TxnDuration, m.AlertLatency, m.ConsumerLag, m.Restores, m.RestoreRecords)
+	m.Tuning = newTuningMetrics(reg)
 	// Known label values start at 0, so that dashboards and alert rules
 	// see every series from the first scrape (a vector shows nothing until
 	// its first observation).

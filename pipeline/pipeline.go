@@ -16,6 +16,7 @@ import (
 	"github.com/eqlstream/eqlstream/partition"
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/rules/suppress"
 	"github.com/eqlstream/eqlstream/sinks"
 	json "github.com/goccy/go-json"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -91,7 +92,11 @@ func New(cfg Config, set *rules.RuleSet, log *slog.Logger, m *Metrics, extra ...
 	if m == nil {
 		m = NewMetrics(nil)
 	}
+	if err := suppress.CheckScope(set, cfg.HostField); err != nil {
+		return nil, err
+	}
 	m.initTopics(cfg.InputTopics)
+	m.initRules(set)
 	return &Pipeline{cfg: cfg, set: set, log: log, m: m, extra: extra, procs: map[partition.TP]*partition.Processor{},
 		health:  health.New(cfg.BrokerBound, cfg.WedgedBound),
 		counted: map[partition.TP]int64{}, unknownSince: map[string]time.Time{}}, nil
@@ -224,6 +229,7 @@ type txn struct {
 	alertIDs []string
 	rules    []*rules.Rule
 	dead     map[string]int
+	tuning   txnTuning
 }
 
 func (p *Pipeline) loop(ctx context.Context) error {
@@ -397,21 +403,11 @@ func (p *Pipeline) emitAlerts(ctx context.Context, t *txn, proc *partition.Proce
 		if err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrFatal, proc.TP, err)
 		}
-		r := p.set.Rule(m.Rule)
-		var key []byte
-		var ts time.Time
-		if rec != nil {
-			key, ts = rec.Key, rec.Timestamp
+		if err := p.emitAlert(ctx, t, proc, m, doc, id, rec); err != nil {
+			return err
 		}
-		if host, ok := alertHost(doc); ok {
-			key = []byte(host)
-		}
-		p.produce(ctx, t, sinks.AlertRecord(p.cfg.AlertsTopic, key, doc, r.ID, id))
-		t.alerts = append(t.alerts, doc)
-		t.alertTs = append(t.alertTs, ts)
-		t.alertIDs = append(t.alertIDs, id)
-		t.rules = append(t.rules, r)
 	}
+	p.closeWindows(ctx, t, proc, rec)
 	proc.Bodies.Trim(proc.Engine.MinLiveRef)
 	return nil
 }

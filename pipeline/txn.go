@@ -9,6 +9,7 @@ import (
 
 	"github.com/eqlstream/eqlstream/faults"
 	"github.com/eqlstream/eqlstream/partition"
+	"github.com/eqlstream/eqlstream/rules/engine"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -164,9 +165,12 @@ func (p *Pipeline) end(ctx context.Context, t *txn) error {
 	p.m.Txns.WithLabelValues("committed").Inc()
 	p.topicsSeen(errTopic)
 	now := time.Now()
+	var excluded []engine.ExclusionCount
 	for proc := range t.touched {
+		excluded = append(excluded, proc.ExcludedInTxn()...)
 		proc.Committed()
 	}
+	p.tuningCommitted(t, excluded)
 	p.updateStateGauges()
 	for i, r := range t.rules {
 		p.m.AlertsOut.WithLabelValues(r.ID, r.Name).Inc()

@@ -83,8 +83,8 @@ type Rule struct {
 	// Exceptions are the rule's exceptions_list references; AttachExceptions
 	// resolves them against loaded lists (see attach.go).
 	Exceptions []ExceptionRef
-	// AlertSuppression is [rule.alert_suppression]; parsed, not applied yet
-	// (see suppression.go).
+	// AlertSuppression is [rule.alert_suppression] (see suppression.go),
+	// applied by package rules/suppress.
 	AlertSuppression *AlertSuppression
 
 	Builtin bool // one of the detections built into eqlstream
@@ -110,17 +110,8 @@ func (r *Rule) Lookback() (time.Duration, error) {
 	if !ok || len(s) < 2 {
 		return 0, fmt.Errorf("rule %s: from %q: want now-<number><unit>", r.ID, r.From)
 	}
-	var unit time.Duration
-	switch s[len(s)-1] {
-	case 's':
-		unit = time.Second
-	case 'm':
-		unit = time.Minute
-	case 'h':
-		unit = time.Hour
-	case 'd':
-		unit = 24 * time.Hour
-	default:
+	unit := spanUnit(s[len(s)-1:], true)
+	if unit == 0 {
 		return 0, fmt.Errorf("rule %s: from %q: unit must be s, m, h or d", r.ID, r.From)
 	}
 	n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)

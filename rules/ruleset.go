@@ -29,10 +29,6 @@ func Compile(rs []*Rule, opts engine.Options) (*RuleSet, error) {
 		if !r.Enabled {
 			continue
 		}
-		if r.AlertSuppression != nil {
-			unresolved = append(unresolved, fmt.Errorf("%s (%s): %w", r.Name, r.Path, ErrSuppressionNotApplied))
-			continue
-		}
 		if len(r.Exceptions) > 0 && !r.attached {
 			// never run a rule without the exceptions it names
 			unresolved = append(unresolved, fmt.Errorf("%s (%s): exception list %q: %w (give its export with --exceptions)",

@@ -1,8 +1,8 @@
 package rules
 
 import (
-	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -10,20 +10,20 @@ import (
 // rule schema (security_solution common/api/detection_engine/model/
 // rule_schema: AlertSuppressionGroupBy, AlertSuppressionDuration with unit
 // s, m or h, AlertSuppressionMissingFieldsStrategy suppress|doNotSuppress).
-// It is read and validated, but not applied yet: Compile refuses a rule that
-// has one (ErrSuppressionNotApplied) rather than run it without it.
+// Package rules/suppress applies it (see its doc comment for the semantics
+// in a stream).
 type AlertSuppression struct {
 	GroupBy []string // 1 to 3 fields
 	// Duration is the suppression window; zero means none was given (Elastic
 	// then suppresses within one rule execution).
 	Duration time.Duration
+	// Interval is the rule's `interval` (Elastic's schedule, default 5m):
+	// without Duration, a stream suppresses within interval-aligned windows
+	// of event time, one per rule execution Kibana would have run.
+	Interval time.Duration
 	// MissingFieldsStrategy is "suppress" (the default) or "doNotSuppress".
 	MissingFieldsStrategy string
 }
-
-// ErrSuppressionNotApplied refuses rules with alert_suppression until the
-// engine applies it.
-var ErrSuppressionNotApplied = errors.New("alert_suppression is not applied yet by eqlstream; remove [rule.alert_suppression] to run the rule without suppression")
 
 // alertSuppression reads [rule.alert_suppression].
 func (d *decoder) alertSuppression(rt map[string]any) *AlertSuppression {
@@ -47,21 +47,24 @@ func (d *decoder) alertSuppression(rt map[string]any) *AlertSuppression {
 	default:
 		d.failMsg(at+".missing_fields_strategy", fmt.Sprintf(`want "suppress" or "doNotSuppress", found %q`, s.MissingFieldsStrategy))
 	}
+	s.Interval = 5 * time.Minute
+	if iv, ok := rt["interval"]; ok {
+		str, _ := iv.(string)
+		if iv, ok := parseInterval(str); ok {
+			s.Interval = iv
+		} else {
+			d.failMsg("rule.interval", fmt.Sprintf(`want <number><unit> with unit s, m or h (e.g. "5m"), found %v`, iv))
+		}
+	}
 	if dv, ok := m["duration"]; ok {
 		dm := d.table(dv, at+".duration")
 		if dm == nil {
 			return s
 		}
 		n := d.int(dm, at+".duration", "value")
-		var unit time.Duration
-		switch u := d.str(dm, at+".duration", "unit"); u {
-		case "s":
-			unit = time.Second
-		case "m":
-			unit = time.Minute
-		case "h":
-			unit = time.Hour
-		default:
+		u := d.str(dm, at+".duration", "unit")
+		unit := spanUnit(u, false)
+		if len(u) != 1 || unit == 0 {
 			d.failMsg(at+".duration.unit", fmt.Sprintf(`want "s", "m" or "h", found %q`, u))
 		}
 		if n < 1 {
@@ -75,6 +78,42 @@ func (d *decoder) alertSuppression(rt map[string]any) *AlertSuppression {
 func (s *AlertSuppression) String() string {
 	return fmt.Sprintf("group_by %v, duration %s, missing fields %s", s.GroupBy, s.Duration, s.MissingFieldsStrategy)
 }
+
+// parseInterval reads a rule interval such as "5m", "30s" or "1h".
+func parseInterval(s string) (time.Duration, bool) {
+	if len(s) < 2 {
+		return 0, false
+	}
+	unit := spanUnit(s[len(s)-1:], false)
+	n, err := strconv.ParseInt(s[:len(s)-1], 10, 32)
+	if unit == 0 || err != nil || n <= 0 {
+		return 0, false
+	}
+	return time.Duration(n) * unit, true
+}
+
+// spanUnit is the duration of a time unit of Elastic's rule schema: s, m,
+// h, and d when days are allowed (0: not a unit).
+func spanUnit(u string, days bool) time.Duration {
+	switch u {
+	case "s":
+		return time.Second
+	case "m":
+		return time.Minute
+	case "h":
+		return time.Hour
+	case "d":
+		if days {
+			return 24 * time.Hour
+		}
+	}
+	return 0
+}
+
+// Lookup finds a field in a decoded event as Elasticsearch does: nested
+// objects, dotted keys or a mix (package suppress reads group_by values
+// with it).
+func Lookup(doc map[string]any, path string) (any, bool) { return lookup(doc, path) }
 
 // failMsg reports a bad value at key with a message of its own.
 func (d *decoder) failMsg(key, msg string) {

@@ -1,7 +1,6 @@
 package rules
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -28,7 +27,7 @@ value = 5
 unit = "m"
 `
 
-func TestAlertSuppressionParsedAndRefused(t *testing.T) {
+func TestAlertSuppressionParsedAndCompiled(t *testing.T) {
 	r, err := ParseTOML("s.toml", []byte(suppressedRule))
 	if err != nil {
 		t.Fatal(err)
@@ -37,9 +36,21 @@ func TestAlertSuppressionParsedAndRefused(t *testing.T) {
 	if r.AlertSuppression == nil || r.AlertSuppression.String() != want.String() {
 		t.Fatalf("AlertSuppression = %v, want %v", r.AlertSuppression, want)
 	}
+	if r.AlertSuppression.Interval != 5*time.Minute {
+		t.Fatalf("Interval = %v, want the default 5m", r.AlertSuppression.Interval)
+	}
 	s, err := Compile([]*Rule{r}, engine.Options{})
-	if !errors.Is(err, ErrSuppressionNotApplied) || len(s.Program.Rules()) != 0 {
-		t.Fatalf("Compile: %v, %d rules compiled; want ErrSuppressionNotApplied and none", err, len(s.Program.Rules()))
+	if err != nil || len(s.Program.Rules()) != 1 {
+		t.Fatalf("Compile: %v, %d rules compiled; want the rule", err, len(s.Program.Rules()))
+	}
+	// the rule's interval is the window of per-execution suppression
+	src := strings.Replace(suppressedRule, "query =", "interval = \"10m\"\nquery =", 1)
+	if r, err = ParseTOML("s.toml", []byte(src)); err != nil || r.AlertSuppression.Interval != 10*time.Minute {
+		t.Fatalf("interval 10m: %v, %+v", err, r)
+	}
+	src = strings.Replace(suppressedRule, "query =", "interval = \"10d\"\nquery =", 1)
+	if _, err = ParseTOML("s.toml", []byte(src)); err == nil || !strings.Contains(err.Error(), "rule.interval: want <number><unit>") {
+		t.Fatalf("interval 10d: %v", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/rules/suppress"
 )
 
 func cmdCheck(args []string, stdout, stderr io.Writer) int {
@@ -17,8 +18,10 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	noWarn := fs.Bool("no-warnings", false, "print errors only")
 	var ef engineFlags
+	var xf exceptionFlags
 	ef.register(fs)
-	fs.Usage = usageFunc(fs, "processor check [flags] PATH...")
+	xf.register(fs)
+	fs.Usage = usageFunc(fs, "processor check [flags] [--exceptions PATH]... PATH...")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
 	}
@@ -30,6 +33,13 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	errorsN := 0
 	if loadErr != nil {
 		errorsN += printLoadErrors(stdout, loadErr)
+	}
+	if len(xf.paths)+len(xf.attach) > 0 {
+		// rules that name exception lists compile only with them attached
+		if err := xf.apply(rs); err != nil {
+			printCompileErrors(stdout, err)
+			errorsN += len(unjoin(err))
+		}
 	}
 	set, cerr := rules.Compile(rs, ef.options())
 	if cerr != nil {
@@ -45,6 +55,18 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 				kinds[warnKind(w.Msg)]++
 				if !*noWarn {
 					fmt.Fprintf(stdout, "warning: %s\n", w.Detail())
+				}
+			}
+		}
+	}
+	if set.Program != nil {
+		// `run` refuses these (eval takes them): say so before deployment
+		if err := suppress.CheckScope(set, "host.id"); err != nil {
+			for _, l := range strings.Split(err.Error(), "\n") {
+				warnings++
+				kinds["alert suppression not scoped to host.id (processor run refuses the rule)"]++
+				if !*noWarn {
+					fmt.Fprintf(stdout, "warning: %s\n", l)
 				}
 			}
 		}

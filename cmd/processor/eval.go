@@ -15,6 +15,7 @@ import (
 
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/rules/suppress"
 	"github.com/eqlstream/eqlstream/sinks"
 )
 
@@ -25,6 +26,8 @@ type evalStats struct {
 	events, bad, alerts int
 	perRule             map[string]int
 	byReason            map[string]int
+	// by rule ID: alerts suppressed, suppression summaries written
+	suppressed, summaries map[string]int
 }
 
 func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -92,7 +95,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(inputs) == 0 {
 		inputs = []string{"-"}
 	}
-	st := &evalStats{perRule: map[string]int{}, byReason: map[string]int{}}
+	st := &evalStats{perRule: map[string]int{}, byReason: map[string]int{}, suppressed: map[string]int{}, summaries: map[string]int{}}
 	eng := set.Program.NewEngine()
 	lines := int64(0) // input lines read, over all inputs (--flush-at counts them)
 	nextFlush := 0
@@ -101,9 +104,26 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	start := time.Now()
 	progress := isTerminal(os.Stderr) && !*quiet
 	lastProgress := start
+	sup := suppress.New(set)
+	write := func(outs []suppress.Output) error {
+		for _, o := range outs {
+			if err := bw.Write(o.Doc); err != nil {
+				return fmt.Errorf("writing alerts: %w", err)
+			}
+			st.alerts++
+			st.perRule[o.Rule.Name]++
+			if o.Summary {
+				st.summaries[o.Rule.ID]++
+			}
+		}
+		return nil
+	}
+	// emit writes the alerts of one engine step (an event or a flush)
+	// through alert suppression, then the summaries of the windows the
+	// watermark closed: as the pipeline does for a record or a flush.
 	emit := func(ms []engine.Match, cur []byte, curRef uint64) error {
 		for _, m := range ms {
-			doc, _, err := set.Alert(m, func(r uint64) ([]byte, bool) {
+			doc, id, err := set.Alert(m, func(r uint64) ([]byte, bool) {
 				if r == curRef && cur != nil {
 					return cur, true
 				}
@@ -112,11 +132,24 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
-			if err := bw.Write(doc); err != nil {
-				return fmt.Errorf("writing alerts: %w", err)
+			outs, dec, err := sup.Apply(m, doc, id)
+			if err != nil {
+				return err
 			}
-			st.alerts++
-			st.perRule[set.Rule(m.Rule).Name]++
+			if dec == suppress.Suppressed {
+				st.suppressed[m.Rule.ID]++
+			}
+			for i := range outs {
+				if outs[i].Rule == nil {
+					outs[i].Rule = set.Rule(m.Rule)
+				}
+			}
+			if err := write(outs); err != nil {
+				return err
+			}
+		}
+		if sup.Active() {
+			return write(sup.Close(eng.Watermark()))
 		}
 		return nil
 	}
@@ -243,7 +276,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(os.Stderr, "\r\033[K")
 	}
 	if *statsOut != "" {
-		if err := writeEvalStats(*statsOut, st, eng.Stats(), len(flushAt)); err != nil {
+		if err := writeEvalStats(*statsOut, st, eng.Stats(), len(flushAt), sup); err != nil {
 			fmt.Fprintf(stderr, "eval: %v\n", err)
 			return exitFailure
 		}
@@ -263,6 +296,11 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		for _, x := range eng.ExcludedCounts() {
 			fmt.Fprintf(stderr, "  excluded: %d events from rule %s by exception list %s\n", x.Events, x.RuleID, x.List)
+		}
+		for _, er := range set.Program.Rules() {
+			if r := set.Rule(er); r != nil && r.AlertSuppression != nil {
+				fmt.Fprintf(stderr, "  suppressed: %d alerts of rule %s, %d summaries, %d windows open\n", st.suppressed[r.ID], r.ID, st.summaries[r.ID], sup.OpenOf(r.ID))
+			}
 		}
 		reasons := make([]string, 0, len(st.byReason))
 		for reason := range st.byReason {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/rules/suppress"
 )
 
 // flushPoints is --flush-at: input line counts after which eval replays an
@@ -61,11 +63,30 @@ type evalStatsJSON struct {
 	Buffered    int    `json:"buffered"`
 	Watermark   int64  `json:"watermark"`
 	IdleFlushes int    `json:"idle_flushes"`
+	// Alert suppression: alerts suppressed and summaries written (all
+	// rules), and the open windows as the state records a processor would
+	// have committed (key after the partition prefix -> hex value).
+	Suppressed         int               `json:"suppressed,omitempty"`
+	Summaries          int               `json:"summaries,omitempty"`
+	SuppressionWindows map[string]string `json:"suppression_windows,omitempty"`
 }
 
-func writeEvalStats(path string, st *evalStats, es engine.Stats, flushes int) error {
-	b, err := json.Marshal(evalStatsJSON{Events: es.Events, Alerts: st.alerts, BadLines: st.bad, Matches: es.Matches,
-		Late: es.Late, Evicted: es.Evicted, Expired: es.Expired, Buffered: es.Buffered, Watermark: es.Watermark, IdleFlushes: flushes})
+func writeEvalStats(path string, st *evalStats, es engine.Stats, flushes int, sup *suppress.State) error {
+	js := evalStatsJSON{Events: es.Events, Alerts: st.alerts, BadLines: st.bad, Matches: es.Matches,
+		Late: es.Late, Evicted: es.Evicted, Expired: es.Expired, Buffered: es.Buffered, Watermark: es.Watermark, IdleFlushes: flushes}
+	for _, n := range st.suppressed {
+		js.Suppressed += n
+	}
+	for _, n := range st.summaries {
+		js.Summaries += n
+	}
+	for _, r := range sup.Records() {
+		if js.SuppressionWindows == nil {
+			js.SuppressionWindows = map[string]string{}
+		}
+		js.SuppressionWindows[r.Key] = hex.EncodeToString(r.Value)
+	}
+	b, err := json.Marshal(js)
 	if err != nil {
 		return err
 	}

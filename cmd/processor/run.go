@@ -16,6 +16,7 @@ import (
 	"github.com/eqlstream/eqlstream/kafkaconn"
 	"github.com/eqlstream/eqlstream/pipeline"
 	"github.com/eqlstream/eqlstream/rules"
+	"github.com/eqlstream/eqlstream/rules/suppress"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -122,6 +123,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	ruleSet, err := rules.Compile(rs, opts)
 	if err != nil {
 		printCompileErrors(stderr, err)
+		return exitRules
+	}
+	if err := suppress.CheckScope(ruleSet, "host.id"); err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitRules
 	}
 	for _, r := range ruleSet.Program.Rules() {

@@ -38,6 +38,9 @@ type params struct {
 	// ruleChanges (RULE_CHANGES=1): rules from a rules topic, changed
 	// during the faults (rules_test.go)
 	ruleChanges bool
+	// suppression (CHAOS_SUPPRESSION=1) adds a rule with alert
+	// suppression and an exception list to the built-in rules.
+	suppression bool
 }
 
 func envInt(name string, def int) int {
@@ -73,6 +76,7 @@ func loadParams(t *testing.T) params {
 		p.attackRate = f
 	}
 	p.ruleChanges = os.Getenv("RULE_CHANGES") == "1"
+	p.suppression = os.Getenv("CHAOS_SUPPRESSION") != "" && os.Getenv("CHAOS_SUPPRESSION") != "0"
 	p.mode = os.Getenv("CHAOS_MODE")
 	switch p.mode {
 	case "", "keep-state-on-abort", "at-least-once", "flush-unrecorded":
@@ -85,6 +89,8 @@ func loadParams(t *testing.T) params {
 type harness struct {
 	t        *testing.T
 	p        params
+	root     string                      // the repository
+	windows  map[int32]map[string]string // committed suppression windows (suppression_test.go)
 	bin      string
 	dir      string
 	brokers  []string
@@ -151,7 +157,7 @@ func TestChaos(t *testing.T) {
 		}
 		os.RemoveAll(dir)
 	})
-	h := &harness{t: t, p: p, dir: dir, brokers: strings.Split(brokers, ","), kafka: kafka, procs: map[string]*proc{},
+	h := &harness{t: t, p: p, root: root, dir: dir, brokers: strings.Split(brokers, ","), kafka: kafka, procs: map[string]*proc{},
 		rng: rand.New(rand.NewPCG(uint64(p.seed), 0x9e3779b97f4a7c15))}
 	suffix := fmt.Sprintf("%d-%d", p.seed, time.Now().UnixNano()%1e6)
 	h.topics.in, h.topics.alerts, h.topics.dlq = "chaos-in-"+suffix, "chaos-alerts-"+suffix, "chaos-dlq-"+suffix
@@ -273,6 +279,16 @@ func TestChaos(t *testing.T) {
 			historyErrors++
 		}
 	}
+	if p.suppression {
+		var sup, sums, open int
+		for _, rs := range replayed {
+			sup, sums, open = sup+rs.Suppressed, sums+rs.Summaries, open+len(rs.SuppressionWindows)
+		}
+		h.logf("suppression: %d alerts suppressed, %d summaries, %d windows open at the end (replay)", sup, sums, open)
+		if sup == 0 || sums == 0 {
+			t.Errorf("suppression on, but the replay suppressed %d alerts and wrote %d summaries: the rule was not exercised", sup, sums)
+		}
+	}
 	line := fmt.Sprintf("eos: events=%d expected=%d read=%d missing=%d duplicated=%d unexpected=%d idle_flushes=%d late_events=%d state_mismatches=%d history_errors=%d quiet_periods=%d kills=%d sigterms=%d rebalances=%d broker_kills=%d broker_pauses=%d aborted_txns=%d open_txns=%d order_violations=%d reader_dups=%d attack_chains=%d drained=%v seed=%d mode=%s",
 		len(lines), len(expected), len(got.ids), missing, dup, unexpected, flushes, late, stateMismatches, historyErrors, quiet.Load(),
 		h.counters.kills.Load(), h.counters.sigterms.Load(),
@@ -280,6 +296,9 @@ func TestChaos(t *testing.T) {
 		readerDup.Load(), attacks, drained, p.seed, modeName(p.mode))
 	if h.rules != nil {
 		line += fmt.Sprintf(" rule_pushes=%d rule_changes_committed=%d", h.rules.pushes, revisionChanges(hist))
+	}
+	if p.suppression {
+		line += " suppression=on"
 	}
 	fmt.Println(line)
 	t.Log(line)
@@ -478,6 +497,8 @@ func (h *harness) startID(id string) *proc {
 		"--instance-id", id, "--metrics-addr", ""}
 	if h.rules != nil {
 		args = append(args, "--rules-topic", h.rules.topic)
+	} else {
+		args = append(args, h.ruleArgs()...)
 	}
 	// Every other flag keeps its default (commit interval 100ms, idle
 	// flush 2s, allowed disorder 2s, transaction timeout 10s): the proof

@@ -109,7 +109,7 @@ func (h *harness) readTopic(topic string, fn func(*kgo.Record)) {
 func (h *harness) readAlerts() alerts {
 	a := alerts{byHost: map[string][]string{}}
 	h.readTopic(h.topics.alerts, func(r *kgo.Record) {
-		id := header(r, "eqlstream.alert_id")
+		id := alertKey(h.t, r.Value, header(r, "eqlstream.alert_id"))
 		a.ids = append(a.ids, id)
 		a.byHost[string(r.Key)] = append(a.byHost[string(r.Key)], id)
 	})
@@ -213,6 +213,10 @@ type replayStats struct {
 	Buffered    int    `json:"buffered"`
 	Watermark   int64  `json:"watermark"`
 	IdleFlushes int    `json:"idle_flushes"`
+	// alert suppression (see suppression_test.go)
+	Suppressed         int               `json:"suppressed"`
+	Summaries          int               `json:"summaries"`
+	SuppressionWindows map[string]string `json:"suppression_windows"`
 }
 
 // compareState counts partitions whose last committed state (the engine's
@@ -235,6 +239,8 @@ func (h *harness) compareState(hist map[int32]*partHistory, replayed map[int32]r
 		if st.Events != rs.Events || st.Matches != rs.Matches || st.Late != rs.Late || st.Evicted != rs.Evicted ||
 			st.Expired != rs.Expired || st.Buffered != rs.Buffered || (rs.Events > 0 && st.Watermark != rs.Watermark) {
 			h.logf("partition %d: committed state %+v, replay %+v", p, st, rs)
+			n++
+		} else if h.p.suppression && !h.sameWindows(p, rs.SuppressionWindows) {
 			n++
 		}
 	}
@@ -294,7 +300,11 @@ func (h *harness) expected(hist map[int32]*partHistory) ([]string, map[string][]
 			h.t.Fatal(err)
 		}
 		args := []string{"eval", "--quiet", "--final-flush=false", "--stats-out", statsFile}
-		args = append(args, h.rulesArgs(hist[p], offsets[p])...)
+		if h.rules != nil {
+			args = append(args, h.rulesArgs(hist[p], offsets[p])...)
+		} else {
+			args = append(args, h.ruleArgs()...)
+		}
 		if len(pts) > 0 {
 			args = append(args, "--flush-at", "@"+flushFile)
 		}
@@ -325,8 +335,9 @@ func (h *harness) expected(hist map[int32]*partHistory) ([]string, map[string][]
 			if err := json.Unmarshal(sc.Bytes(), &a); err != nil {
 				h.t.Fatal(err)
 			}
-			ids = append(ids, a.ID)
-			byHost[a.Host.ID] = append(byHost[a.Host.ID], a.ID)
+			id := alertKey(h.t, sc.Bytes(), a.ID)
+			ids = append(ids, id)
+			byHost[a.Host.ID] = append(byHost[a.Host.ID], id)
 		}
 	}
 	return ids, byHost, replayed
