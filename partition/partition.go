@@ -264,8 +264,12 @@ func (r *Restorer) Build(set *rules.RuleSet, committed int64) (*Processor, error
 	}
 	for k, v := range r.groups {
 		if strings.HasPrefix(k, suppress.KeyPrefix) {
-			if err := p.Suppress.Restore(k, v); err != nil {
+			stale, err := p.Suppress.Restore(k, v)
+			if err != nil {
 				return nil, fmt.Errorf("%s: %w", r.tp, err)
+			}
+			if stale { // its rule changed or is gone: delete the record
+				p.drops = append(p.drops, StateRecord{Key: []byte(KeyPrefix(r.tp) + k)})
 			}
 			continue
 		}

@@ -19,9 +19,13 @@ import (
 //
 // State across a change (Processor.Migrate, and Build when the committed
 // revision is not the current one): a rule whose fingerprint is unchanged
-// keeps its partial matches and buffered stage hits; a changed rule starts
-// empty and a deleted rule is gone, and the state records of both are
-// deleted (tombstones) in the transaction that commits the change.
+// keeps its partial matches, buffered stage hits and open alert-suppression
+// windows; a changed rule starts empty and a deleted rule is gone, and the
+// state records of both — groups and windows — are deleted (tombstones) in
+// the transaction that commits the change: no state record outlives its
+// rule. The fingerprint covers the suppression settings, so a rule whose
+// alert_suppression changed is a changed rule. Windows closed by a change
+// write no summary (see suppress.State.Migrate for why).
 
 const rulesKeySuffix = "rules"
 
@@ -114,7 +118,12 @@ func (p *Processor) Migrate(set *rules.RuleSet) {
 	for _, d := range dropped {
 		p.drops = append(p.drops, StateRecord{Key: DeltaKey(p.TP, d.RuleID, d.Key)})
 	}
-	if set.Revision != p.Revision || len(dropped) > 0 {
+	ns, closed := p.Suppress.Migrate(set)
+	p.Suppress = ns
+	for _, r := range closed {
+		p.drops = append(p.drops, StateRecord{Key: []byte(KeyPrefix(p.TP) + r.Key)})
+	}
+	if set.Revision != p.Revision || len(dropped) > 0 || len(closed) > 0 {
 		p.Revision, p.RulesFrom, p.revisionDirty = set.Revision, p.Next, true
 	}
 	p.manifestDirty = true

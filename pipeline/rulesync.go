@@ -31,6 +31,7 @@ func (p *Pipeline) syncRules(ctx context.Context, t *txn) error {
 			old := p.set
 			p.set = cur
 			p.setMu.Unlock()
+			p.m.initRules(cur)
 			p.log.Info("rule set switched at a transaction boundary", "revision", cur.Revision, "previous", old.Revision, "rules", len(cur.Program.Rules()))
 		}
 	}

@@ -42,7 +42,7 @@ func Compile(rs []*Rule, opts engine.Options) (*RuleSet, error) {
 		if r.AdHoc {
 			span = -1
 		}
-		defs = append(defs, engine.RuleDef{ID: r.ID, Source: r.Source, MaxSpan: span, Exclusions: r.exclusions})
+		defs = append(defs, engine.RuleDef{ID: r.ID, Source: r.Source, MaxSpan: span, Exclusions: r.exclusions, Variant: r.AlertSuppression.variant()})
 		byID[r.ID] = r
 	}
 	p, err := engine.Compile(defs, opts)

@@ -75,6 +75,17 @@ func (d *decoder) alertSuppression(rt map[string]any) *AlertSuppression {
 	return s
 }
 
+// variant is the suppression configuration as engine.RuleDef.Variant: a
+// change of it makes the rule a new rule at a rule-set change, so its open
+// suppression windows (and partial matches) start empty ("" without
+// suppression).
+func (s *AlertSuppression) variant() string {
+	if s == nil {
+		return ""
+	}
+	return fmt.Sprintf("suppress\x00%q\x00%d\x00%d\x00%s", s.GroupBy, s.Duration, s.Interval, s.MissingFieldsStrategy)
+}
+
 func (s *AlertSuppression) String() string {
 	return fmt.Sprintf("group_by %v, duration %s, missing fields %s", s.GroupBy, s.Duration, s.MissingFieldsStrategy)
 }

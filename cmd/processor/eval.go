@@ -160,6 +160,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if changes.due(nextChange, lines, nextFlush) {
 				set = changes[nextChange].set
 				eng, _ = eng.Migrate(set.Program)
+				sup, _ = sup.Migrate(set) // as partition.Processor.Migrate: kept, or closed without a summary
 				nextChange++
 				continue
 			}

@@ -8,6 +8,7 @@ import (
 	"github.com/eqlstream/eqlstream/kafkaconn"
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/rules/suppress"
 	"github.com/eqlstream/eqlstream/rulesets"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -46,8 +47,9 @@ func startLiveRules(ctx context.Context, f *runFlags, conn *kafkaconn.Config, in
 		fo := &rulesets.Follower{Topic: f.rulesTopic, Opts: append(conn.Opts(log), kgo.RequestRetries(10)), Live: live, Log: log,
 			Build: func(d rulesets.Docs, rev string) (*rules.RuleSet, []error) {
 				rs, xs, perrs := rulesets.Parse(d, f.rulesTopic, nil)
+				rs, serrs := scopedRules(rs)
 				set, cerrs := rulesets.Compile(rs, xs, extra, opts, rev)
-				return set, append(perrs, cerrs...)
+				return set, append(append(perrs, serrs...), cerrs...)
 			}}
 		return live, fo.Start(ctx)
 	}
@@ -56,7 +58,26 @@ func startLiveRules(ctx context.Context, f *runFlags, conn *kafkaconn.Config, in
 	fw := &rulesets.Files{Paths: append(append([]string{}, f.rulePaths...), f.xf.paths...), Live: live, Log: log,
 		Load: func() (*rules.RuleSet, []error, error) {
 			set, errs := rulesets.LoadFiles(f.rulePaths, f.xf.paths, extra, opts)
+			if err := suppress.CheckScope(set, "host.id"); err != nil {
+				errs = append(errs, err) // a revision with errors does not replace the running one
+			}
 			return set, errs, nil
 		}}
 	return live, fw.Start(ctx)
+}
+
+// scopedRules leaves out the suppression rules whose group_by lacks host.id,
+// the partition key (run refuses them at startup; a live revision holding
+// one is a revision with a rule error): see suppress.CheckScope.
+func scopedRules(rs []*rules.Rule) ([]*rules.Rule, []error) {
+	var errs []error
+	ok := rs[:0:0]
+	for _, r := range rs {
+		if err := suppress.CheckRuleScope(r, "host.id"); err != nil && r.Enabled {
+			errs = append(errs, &rulesets.RuleError{Key: r.ID, Err: err})
+			continue
+		}
+		ok = append(ok, r)
+	}
+	return ok, errs
 }

@@ -143,7 +143,8 @@ func cmdRulesTopic(sub string, args []string, stdout, stderr io.Writer) int {
 	}
 	_, txs, _ := rulesets.Parse(after, *topic, nil)
 	rs, _, _ = rulesets.Parse(push, "push", paths) // Compile attached lists to the rules: parse afresh
-	if _, cerrs := rulesets.Compile(rs, txs, nil, ef.options(), ""); refused(stdout, sub, cerrs, len(push)) {
+	rs, serrs := scopedRules(rs)                   // run would refuse them
+	if _, cerrs := rulesets.Compile(rs, txs, nil, ef.options(), ""); refused(stdout, sub, append(serrs, cerrs...), len(push)) {
 		return exitRules
 	}
 	plan := rulesets.PlanPush(cur.Docs, push, *prune)

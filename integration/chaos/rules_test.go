@@ -63,6 +63,23 @@ func (h *harness) setupRules(root string) {
 	sets[2][net] = sets[1][net]
 	pers := "persistence_script_executable_bit.toml"
 	sets[2][pers] = edit(files[pers], `name = "Executable Bit Set for Potential Persistence Script"`, `name = "Executable Bit Set for a Persistence Script"`)
+	if h.p.suppression {
+		// with SUPPRESSION=1 the suppression rules are in every set: v1
+		// changes the 5 s rule's window to 7 s (a changed rule: its open
+		// windows are dropped, and again when v0 comes back), the 2 h rule
+		// is the same in all (its windows stay open across the changes and
+		// are compared with the replay's at the end)
+		td := filepath.Join(root, "rules", "suppress", "testdata")
+		for _, f := range []string{"sudo_suppressed.toml", "sudo_per_host_2h.toml"} {
+			b, err := os.ReadFile(filepath.Join(td, f))
+			if err != nil {
+				h.t.Fatal(err)
+			}
+			sets[0][f], sets[1][f], sets[2][f] = string(b), string(b), string(b)
+		}
+		sets[1]["sudo_suppressed.toml"] = edit(sets[0]["sudo_suppressed.toml"], "value = 5\n", "value = 7\n")
+		sets[2]["sudo_suppressed.toml"] = sets[1]["sudo_suppressed.toml"]
+	}
 	for i, set := range sets {
 		dir := filepath.Join(h.dir, fmt.Sprintf("rules-v%d", i))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -86,8 +103,10 @@ func (h *harness) pushRules(dir string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for attempt := 0; ; attempt++ {
-		out, err := exec.CommandContext(ctx, h.bin, "rules", "push", "--brokers", strings.Join(h.brokers, ","),
-			"--topic", h.rules.topic, "--prune", "--replication-factor", "3", dir).CombinedOutput()
+		args := []string{"rules", "push", "--brokers", strings.Join(h.brokers, ","),
+			"--topic", h.rules.topic, "--prune", "--replication-factor", "3"}
+		args = append(append(args, h.exceptionArgs()...), dir)
+		out, err := exec.CommandContext(ctx, h.bin, args...).CombinedOutput()
 		m := pushRevision.FindSubmatch(out)
 		if err == nil && m != nil {
 			h.mu.Lock()
@@ -137,12 +156,21 @@ func (h *harness) rulesArgs(ph *partHistory, offsets []int64) []string {
 		}
 		return d
 	}
-	args := []string{"--rules", dir(ph.Revisions[0].Revision)}
+	args := append(h.exceptionArgs(), "--rules", dir(ph.Revisions[0].Revision))
 	for _, r := range ph.Revisions[1:] {
 		line := sort.Search(len(offsets), func(i int) bool { return offsets[i] >= r.From })
 		args = append(args, "--rules-at", strconv.Itoa(line)+"@"+strconv.FormatUint(r.Flushes, 10)+"="+dir(r.Revision))
 	}
 	return args
+}
+
+// exceptionArgs publish (rules push) and give (eval) the suppression
+// rule's exception list when SUPPRESSION=1.
+func (h *harness) exceptionArgs() []string {
+	if !h.p.suppression {
+		return nil
+	}
+	return []string{"--exceptions", filepath.Join(h.root, "rules", "suppress", "testdata", "sudo_tuning.ndjson")}
 }
 
 // revisionChanges counts the committed rule-set changes over partitions.

@@ -15,6 +15,9 @@ func ruleFingerprint(d RuleDef, r *Rule, opts Options) uint64 {
 	h := xxhash.New()
 	fmt.Fprintf(h, "%s\x00%s\x00%d\x00", d.ID, d.Source.Text, r.MaxSpan)
 	hashExclusions(h, d.Exclusions)
+	if d.Variant != "" { // absent: fingerprints as before variants existed
+		fmt.Fprintf(h, "v%s\x00", d.Variant)
+	}
 	fmt.Fprintf(h, "%s\x00%s\x00%s", opts.TimestampField, opts.TiebreakerField, opts.CategoryField)
 	return h.Sum64()
 }

@@ -66,6 +66,12 @@ type RuleDef struct {
 	// Exclusions are the rule's exception items (see exclude.go): an event
 	// matching one takes no part in the rule.
 	Exclusions []Exclusion
+	// Variant is configuration outside the query whose change makes the
+	// rule a new rule (package rules puts the alert suppression settings
+	// here): it is part of Fingerprint, so state kept across a rule-set
+	// change — partial matches and suppression windows — belongs to a rule
+	// with the same query, exceptions and variant.
+	Variant string
 }
 
 // RuleKind says how a rule matches.
@@ -95,7 +101,7 @@ type Rule struct {
 	HasMaxSpan bool
 	KeyFields  [][]string // join key fields per stage (header keys first)
 	// Fingerprint identifies the rule's state machine: its ID, query text,
-	// maxspan, exclusions and the ordering options. State built by a rule
+	// maxspan, exclusions, variant (RuleDef.Variant) and the ordering options. State built by a rule
 	// carries over to a rule with the same fingerprint (see Migrate).
 	Fingerprint uint64
 	HostScoped  bool // a join key is host.id, host.name, host.hostname or agent.id
@@ -203,6 +209,9 @@ func compile(defs []RuleDef, opts Options, memos *memoTable) (*Program, error) {
 		// exceptions change which events take part: state built under
 		// other exceptions is not this program's
 		hashExclusions(h, d.Exclusions)
+		if d.Variant != "" { // absent: fingerprints as before variants existed
+			fmt.Fprintf(h, "v%s\x00", d.Variant)
+		}
 		r.Fingerprint = ruleFingerprint(d, r, opts)
 	}
 	fmt.Fprintf(h, "%s\x00%s\x00%s", opts.TimestampField, opts.TiebreakerField, opts.CategoryField)

@@ -108,34 +108,36 @@ func recordKey(k wkey) string {
 }
 
 // Restore applies one restored record (key relative to the partition's
-// prefix, starting with KeyPrefix; the latest value of the key). Windows of
-// rules that no longer suppress, or suppress differently, are dropped.
-func (s *State) Restore(key string, value []byte) error {
+// prefix, starting with KeyPrefix; the latest value of the key). The window
+// of a rule that is gone, no longer suppresses or changed (another
+// fingerprint) is not restored: stale reports it, and the caller deletes
+// the record (see Migrate).
+func (s *State) Restore(key string, value []byte) (stale bool, err error) {
 	rest, ok := strings.CutPrefix(key, KeyPrefix)
 	if !ok || len(rest) < 18 || rest[len(rest)-17] != '/' {
-		return fmt.Errorf("bad suppression state key %q", key)
+		return false, fmt.Errorf("bad suppression state key %q", key)
 	}
 	kb, err := hex.DecodeString(rest[len(rest)-16:])
 	if err != nil {
-		return fmt.Errorf("bad suppression state key %q", key)
+		return false, fmt.Errorf("bad suppression state key %q", key)
 	}
 	k := wkey{rule: rest[:len(rest)-17], key: binary.BigEndian.Uint64(kb)}
 	if value == nil {
 		delete(s.open, k)
 		s.resetMinEnd()
-		return nil
+		return false, nil
 	}
 	w, err := decode(value)
 	if err != nil {
-		return fmt.Errorf("suppression state %q: %w", key, err)
+		return false, fmt.Errorf("suppression state %q: %w", key, err)
 	}
 	w.rule = k.rule
 	if c := s.byID[k.rule]; c == nil || c.finger != w.fp {
-		return nil
+		return true, nil
 	}
 	s.open[k] = w
 	s.minEnd = min(s.minEnd, w.end)
-	return nil
+	return false, nil
 }
 
 // [1][fp u64][first i64][end i64][last i64][docs u64][len u16 id][id][len u16 host][host][terms]

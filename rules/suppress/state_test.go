@@ -81,8 +81,8 @@ func TestStateRestoreAndRollback(t *testing.T) {
 		if rng.Intn(25) == 0 {
 			s = New(set)
 			for k, v := range store {
-				if err := s.Restore(k, v); err != nil {
-					t.Fatal(err)
+				if stale, err := s.Restore(k, v); err != nil || stale {
+					t.Fatalf("restore under the same rules: stale %v, %v", stale, err)
 				}
 			}
 		}
@@ -112,14 +112,14 @@ func TestRestoreDropsWindowsOfChangedRules(t *testing.T) {
 		t.Fatalf("Pending: %+v", recs)
 	}
 	same := New(set)
-	if err := same.Restore(recs[0].Key, recs[0].Value); err != nil || same.Open() != 1 {
-		t.Fatalf("restore: %v, %d open", err, same.Open())
+	if stale, err := same.Restore(recs[0].Key, recs[0].Value); err != nil || stale || same.Open() != 1 {
+		t.Fatalf("restore: %v, stale %v, %d open", err, stale, same.Open())
 	}
 	other := New(compile(t, ruleTOML("process where true", "group_by = [\"host.id\"]\nduration = {value = 60, unit = \"s\"}")))
-	if err := other.Restore(recs[0].Key, recs[0].Value); err != nil || other.Open() != 0 {
-		t.Fatalf("restore under another duration: %v, %d open; want the window dropped", err, other.Open())
+	if stale, err := other.Restore(recs[0].Key, recs[0].Value); err != nil || !stale || other.Open() != 0 {
+		t.Fatalf("restore under another duration: %v, stale %v, %d open; want the window dropped as stale", err, stale, other.Open())
 	}
-	if err := same.Restore(recs[0].Key, recs[0].Value[:20]); err == nil {
+	if _, err := same.Restore(recs[0].Key, recs[0].Value[:20]); err == nil {
 		t.Fatal("a truncated record restored without error")
 	}
 }

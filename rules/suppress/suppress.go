@@ -76,7 +76,7 @@ type Output struct {
 type ruleCfg struct {
 	r      *rules.Rule
 	s      *rules.AlertSuppression
-	finger uint64 // fingerprint of the configuration (restored windows must match)
+	finger uint64 // the rule's engine.Rule.Fingerprint (it covers the suppression settings): windows of another are dropped
 }
 
 // window is one group's open suppression window.
@@ -122,7 +122,7 @@ func New(set *rules.RuleSet) *State {
 		if r == nil || r.AlertSuppression == nil {
 			continue
 		}
-		c := &ruleCfg{r: r, s: r.AlertSuppression, finger: fingerprint(r)}
+		c := &ruleCfg{r: r, s: r.AlertSuppression, finger: er.Fingerprint}
 		s.byRule[er], s.byID[r.ID] = c, c
 	}
 	return s
@@ -140,23 +140,29 @@ func (s *State) Open() int { return len(s.open) }
 func CheckScope(set *rules.RuleSet, keyField string) error {
 	var errs []string
 	for _, er := range set.Program.Rules() {
-		r := set.Rule(er)
-		if r == nil || r.AlertSuppression == nil {
-			continue
-		}
-		ok := false
-		for _, f := range r.AlertSuppression.GroupBy {
-			ok = ok || f == keyField
-		}
-		if !ok {
-			errs = append(errs, fmt.Sprintf("rule %s (%s, %s): alert_suppression.group_by %v does not include %s: the input is partitioned by %s, so one group's alerts could come from several partitions and no partition could suppress them exactly; add %q to group_by",
-				r.ID, r.Name, r.Path, r.AlertSuppression.GroupBy, keyField, keyField, keyField))
+		if err := CheckRuleScope(set.Rule(er), keyField); err != nil {
+			errs = append(errs, err.Error())
 		}
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%s", strings.Join(errs, "\n"))
 	}
 	return nil
+}
+
+// CheckRuleScope is CheckScope for one rule (nil: no suppression, or
+// scoped).
+func CheckRuleScope(r *rules.Rule, keyField string) error {
+	if r == nil || r.AlertSuppression == nil {
+		return nil
+	}
+	for _, f := range r.AlertSuppression.GroupBy {
+		if f == keyField {
+			return nil
+		}
+	}
+	return fmt.Errorf("rule %s (%s, %s): alert_suppression.group_by %v does not include %s: the input is partitioned by %s, so one group's alerts could come from several partitions and no partition could suppress them exactly; add %q to group_by",
+		r.ID, r.Name, r.Path, r.AlertSuppression.GroupBy, keyField, keyField, keyField)
 }
 
 // Apply passes the alert of m (document doc with ID id, as

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
-	"strings"
 
 	"github.com/cespare/xxhash/v2"
 	json "github.com/goccy/go-json"
@@ -136,15 +135,6 @@ func termsKey(ruleID string, terms []byte) uint64 {
 	h.WriteString(ruleID)
 	h.Write([]byte{0})
 	h.Write(terms)
-	return h.Sum64()
-}
-
-// fingerprint identifies a rule's suppression configuration, so windows
-// restored from state written under another one are dropped.
-func fingerprint(r *rules.Rule) uint64 {
-	s := r.AlertSuppression
-	h := xxhash.New()
-	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%d\x00%d\x00%s", r.ID, r.Version, strings.Join(s.GroupBy, "\x00"), s.Duration, s.Interval, s.MissingFieldsStrategy)
 	return h.Sum64()
 }
 
