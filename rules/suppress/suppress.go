@@ -42,6 +42,12 @@
 // Everything depends on event time and on the watermark, which the state
 // topic and the recorded idle flushes reproduce, so `eval` with the
 // recorded flush points gives the same alerts and summaries as `run`.
+//
+// At a rule-set change (Migrate) a window belongs to its rule's fingerprint
+// (engine.Rule.Fingerprint: the query, exceptions and these suppression
+// settings): the windows of unchanged rules carry over with their counts;
+// those of changed, deleted or no longer suppressing rules are closed
+// without a summary and their records deleted — see Migrate for why.
 package suppress
 
 import (
