@@ -61,6 +61,13 @@ func writeRuleDirs(t *testing.T) (v1, v2 string) {
 	files[v2]["changed.toml"] = c2
 	files[v1]["deleted.toml"] = withID(src("apt_package_manager_execution.toml"), builtinIDs[2], ruleDeleted)
 	files[v2]["added.toml"] = withID(src("dpkg_unusual_execution.toml"), builtinIDs[1], ruleAdded)
+	writeRuleFiles(t, files)
+	return v1, v2
+}
+
+// writeRuleFiles writes files[dir][name] = text.
+func writeRuleFiles(t *testing.T, files map[string]map[string]string) {
+	t.Helper()
 	for dir, fs := range files {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
@@ -71,7 +78,6 @@ func writeRuleDirs(t *testing.T) (v1, v2 string) {
 			}
 		}
 	}
-	return v1, v2
 }
 
 var pushRevRe = regexp.MustCompile(`at revision (\d+)`)

@@ -1,10 +1,8 @@
 package integration
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,16 +49,7 @@ func writeSuppressionRuleDirs(t *testing.T) (v1, v2 string) {
 		t.Fatal("could not make the changed suppression rule")
 	}
 	files[v1]["changed.toml"], files[v2]["changed.toml"] = copied, longer
-	for dir, fs := range files {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, text := range fs {
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	writeRuleFiles(t, files)
 	return v1, v2
 }
 
@@ -168,17 +157,7 @@ func TestSuppressionRuleChange(t *testing.T) {
 		}
 	}
 	checkExactlyOnce(t, exact, gotAlerts)
-	want := suppressionOf(t, exactDocs)
-	var diff []string
-	for id, w := range want {
-		if got[id] != w {
-			diff = append(diff, fmt.Sprintf("%s: eval --rules-at %q, topic %q", id, w, got[id]))
-		}
-	}
-	sort.Strings(diff)
-	if len(diff) > 0 || len(got) != len(want) {
-		t.Fatalf("suppression fields differ from eval --rules-at (%d alerts with them on the topic, %d from eval):\n%s", len(got), len(want), strings.Join(diff, "\n"))
-	}
+	sameSuppression(t, "eval --rules-at", suppressionOf(t, exactDocs), got)
 	// the unchanged rules kept their windows: as if nothing changed
 	for _, rule := range []string{supKept, "eqlstream-sudo-suppressed"} {
 		w, g := byRule(whole, rule), byRule(gotAlerts, rule)

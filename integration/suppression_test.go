@@ -45,6 +45,22 @@ func suppressionOf(t testing.TB, docs [][]byte) map[string]string {
 	return out
 }
 
+// sameSuppression fails t unless the topic's alerts have eval's suppression
+// fields (suppressionOf of both).
+func sameSuppression(t testing.TB, what string, want, got map[string]string) {
+	t.Helper()
+	var diff []string
+	for id, w := range want {
+		if got[id] != w {
+			diff = append(diff, fmt.Sprintf("%s: %s %q, topic %q", id, what, w, got[id]))
+		}
+	}
+	sort.Strings(diff)
+	if len(diff) > 0 || len(got) != len(want) {
+		t.Fatalf("suppression fields differ from %s (%d alerts with them on the topic, %d from %s):\n%s", what, len(got), len(want), what, strings.Join(diff, "\n"))
+	}
+}
+
 // openWindows counts the suppression windows the committed state topic
 // holds (latest value per key, tombstones remove).
 func (e *env) openWindows(n names) int {
@@ -150,16 +166,7 @@ func TestSuppressionRestartAndRebalance(t *testing.T) {
 		docs[i] = r.Value
 	}
 	gotSup := suppressionOf(t, docs)
-	var diff []string
-	for id, w := range wantSup {
-		if gotSup[id] != w {
-			diff = append(diff, fmt.Sprintf("%s: eval %q, topic %q", id, w, gotSup[id]))
-		}
-	}
-	sort.Strings(diff)
-	if len(diff) > 0 || len(gotSup) != len(wantSup) {
-		t.Fatalf("suppression fields differ from eval (%d alerts with them on the topic, %d from eval):\n%s", len(gotSup), len(wantSup), strings.Join(diff, "\n"))
-	}
+	sameSuppression(t, "eval", wantSup, gotSup)
 	t.Logf("%d alerts (%d with suppression fields, %d summaries) equal eval's", len(got), len(gotSup), summaries)
 	if open := e.openWindows(n); open != 0 {
 		t.Errorf("%d windows still open after the trailer moved every partition's watermark a minute past the input", open)

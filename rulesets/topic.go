@@ -127,7 +127,7 @@ func CheckTopic(ctx context.Context, adm *kadm.Client, topic string, create bool
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return fmt.Errorf("creating rules topic %q: %w", topic, err)
 		}
-		return nil
+		return waitTopic(ctx, adm, topic)
 	}
 	if t.Err != nil {
 		return fmt.Errorf("rules topic %q: %w", topic, t.Err)
@@ -136,6 +136,27 @@ func CheckTopic(ctx context.Context, adm *kadm.Client, topic string, create bool
 		return fmt.Errorf("rules topic %q has %d partitions: %w", topic, n, ErrPartitions)
 	}
 	return nil
+}
+
+// waitTopic waits (up to 15 s) until a topic just created has a leader in
+// the metadata the broker answers with, so a read right after the
+// creation does not find it missing.
+func waitTopic(ctx context.Context, adm *kadm.Client, topic string) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		td, err := adm.ListTopics(ctx, topic)
+		if t, ok := td[topic]; err == nil && ok && t.Err == nil && len(t.Partitions) == 1 && t.Partitions[0].Leader >= 0 && t.Partitions[0].Err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("rules topic %q: created, but no leader after 15s (last error: %v)", topic, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // end is the rules topic's last stable offset.

@@ -203,9 +203,9 @@ func stateNote(cur, push rulesets.Docs, k, topic string, opts engine.Options) st
 	a, ok1 := fp(cur)
 	b, ok2 := fp(push)
 	if ok1 && ok2 && a == b {
-		return "  (same query: pending matches kept)"
+		return "  (same fingerprint: pending matches and suppression windows kept)"
 	}
-	return "  (new state machine: its pending matches are dropped)"
+	return "  (new state machine: its pending matches and suppression windows are dropped)"
 }
 
 // readRuleFiles reads rule files as check loads them and adds each rule's
