@@ -3,13 +3,16 @@ package integration
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -30,6 +33,19 @@ func envInt(name string, def int) int {
 //     hosts are produced before the processor starts; the time is from the
 //     processor's start to the group's committed offsets reaching the input
 //     end (startup, group join, evaluation, transactions);
+//   - cpu_us/event: the processor's CPU time (process_cpu_seconds_total)
+//     until it caught up, per backlog event; engine_cpu_us/event: the CPU
+//     time of `processor eval` (the same engine and rules, offline, from a
+//     file) over the same events, and cpu_ratio the quotient of the two;
+//   - copy_events/s, copy_cpu_us/event: the ceiling, a plain franz-go
+//     exactly-once copy (GroupTransactSession, read_committed, one
+//     transaction per poll, no rules) of the same input topic to a new
+//     topic, timed the same way (its CPU is this test process's, polling
+//     included); of_ceiling is events/s over copy_events/s;
+//   - with EQLSTREAM_BENCH_BASELINE_BIN (another processor binary, e.g. one
+//     built from an older commit), the same backlog phase again with it on
+//     the same input (own group and outputs): base_events/s,
+//     base_cpu_us/event, so a change is measured within one run;
 //   - p50_ms, p99_ms: then events arrive at a steady EQLSTREAM_BENCH_RATE
 //     (default 2,000/s) for EQLSTREAM_BENCH_LIVE_SECONDS (default 5), with
 //     more attack chains so there are enough alerts, and the quantiles come
@@ -37,8 +53,8 @@ func envInt(name string, def int) int {
 //     (record timestamp of the last matched event to the commit of its
 //     alert; buckets double from 5ms, quantiles interpolated within a
 //     bucket as histogram_quantile does) over that phase only;
-//   - processor_cpus: the processor's CPU seconds (process_cpu_seconds_total)
-//     until it caught up, per second of the backlog phase;
+//   - processor_cpus: the processor's CPU seconds until it caught up, per
+//     second of the backlog phase;
 //
 // at --commit-interval 100ms. The output topics are created before the
 // processor starts, so the time does not include topic creation.
@@ -47,6 +63,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	events := envInt("EQLSTREAM_BENCH_EVENTS", 100_000)
 	rate := envInt("EQLSTREAM_BENCH_RATE", 2000)
 	liveSeconds := envInt("EQLSTREAM_BENCH_LIVE_SECONDS", 5)
+	baseBin := os.Getenv("EQLSTREAM_BENCH_BASELINE_BIN")
 	dir := b.TempDir()
 	backlog, total := genEvents(b, dir, "backlog.ndjson", true, "--seed", "606", "--events", itoa(events), "--hosts", "200",
 		"--attack-rate", "0.02", "--lookalike-rate", "0.03", "--disorder", "500ms")
@@ -55,8 +72,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 		"--attack-rate", "0.3", "--lookalike-rate", "0.03", "--disorder", "500ms", "--start", start)
 	liveLines := readLines(b, live)
 
-	var elapsed time.Duration
-	var cpu float64 // processor CPU seconds until caught up
+	var elapsed, copyElapsed, baseElapsed time.Duration
+	var cpu, engineCPU, copyCPU, baseCPU float64 // CPU seconds
 	var hist histogram
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -66,6 +83,15 @@ func BenchmarkEndToEnd(b *testing.B) {
 		e.createTopic(n.Input, partitions)
 		e.createOutputs(n)
 		e.produceFile(backlog, n.Input)
+		engineCPU += evalCPU(b, backlog)
+		if baseBin != "" {
+			d, c := e.backlogRun(baseBin, fmt.Sprintf("base-%d", i), n, "-base")
+			baseElapsed += d
+			baseCPU += c
+		}
+		d, c := e.copyRun(n)
+		copyElapsed += d
+		copyCPU += c
 		b.StartTimer()
 		p := e.startProcessor(fmt.Sprintf("bench-%d", i), e.runArgs(n, "bench", "--commit-interval", "100ms")...)
 		done := e.waitCaughtUp(n, 10*time.Minute, p)
@@ -85,14 +111,128 @@ func BenchmarkEndToEnd(b *testing.B) {
 			b.Fatalf("processor exited with code %d after SIGTERM (in %s)", code, took)
 		}
 	}
-	b.ReportMetric(float64(total*b.N)/elapsed.Seconds(), "events/s")
+	perEvent := func(sec float64) float64 { return sec * 1e6 / float64(total*b.N) }
+	eps := float64(total*b.N) / elapsed.Seconds()
+	copyEPS := float64(total*b.N) / copyElapsed.Seconds()
+	b.ReportMetric(eps, "events/s")
+	b.ReportMetric(perEvent(cpu), "cpu_us/event")
+	b.ReportMetric(perEvent(engineCPU), "engine_cpu_us/event")
+	b.ReportMetric(cpu/engineCPU, "cpu_ratio")
+	b.ReportMetric(copyEPS, "copy_events/s")
+	b.ReportMetric(perEvent(copyCPU), "copy_cpu_us/event")
+	b.ReportMetric(eps/copyEPS, "of_ceiling")
+	if baseBin != "" {
+		b.ReportMetric(float64(total*b.N)/baseElapsed.Seconds(), "base_events/s")
+		b.ReportMetric(perEvent(baseCPU), "base_cpu_us/event")
+	}
 	b.ReportMetric(hist.quantile(0.50)*1000, "p50_ms")
 	b.ReportMetric(hist.quantile(0.99)*1000, "p99_ms")
 	b.ReportMetric(hist.count/float64(b.N), "live_alerts")
 	b.ReportMetric(cpu/elapsed.Seconds(), "processor_cpus")
-	b.Logf("%d backlog events per run in %s on average; latency over %d live events at %d/s: %.0f alerts, p50 %.1fms, p99 %.1fms",
-		total, (elapsed / time.Duration(b.N)).Round(time.Millisecond), liveTotal, rate, hist.count/float64(b.N),
+	b.Logf("%d backlog events per run in %s on average (copy ceiling %s); CPU %.2f µs/event, engine alone %.2f (%.2f×); latency over %d live events at %d/s: %.0f alerts, p50 %.1fms, p99 %.1fms",
+		total, (elapsed / time.Duration(b.N)).Round(time.Millisecond), (copyElapsed / time.Duration(b.N)).Round(time.Millisecond),
+		perEvent(cpu), perEvent(engineCPU), cpu/engineCPU, liveTotal, rate, hist.count/float64(b.N),
 		hist.quantile(0.5)*1000, hist.quantile(0.99)*1000)
+}
+
+// backlogRun runs processor binary bin over the input of n with its own
+// group and output topics (names suffixed with suffix) until it caught up,
+// and returns the time from its start and its CPU seconds.
+func (e *env) backlogRun(bin, name string, n names, suffix string) (time.Duration, float64) {
+	e.t.Helper()
+	m := names{Input: n.Input, Alerts: n.Alerts + suffix, DLQ: n.DLQ + suffix, State: n.Group + suffix + "-state", Group: n.Group + suffix}
+	e.cleanupTopics(names{Input: n.Input, Alerts: m.Alerts, DLQ: m.DLQ, State: m.State, Group: m.Group})
+	e.createOutputs(m)
+	p := e.startProcessorBin(bin, name, e.runArgs(m, name, "--commit-interval", "100ms")...)
+	done := e.waitCaughtUp(m, 10*time.Minute, p)
+	var cpu float64
+	if text, err := p.scrape(p.metricsAddr(10 * time.Second)); err == nil {
+		cpu = metricValue(text, "process_cpu_seconds_total")
+	}
+	if code, took := p.terminate(sigtermBound); code != 0 {
+		e.t.Fatalf("%s exited with code %d after SIGTERM (in %s)", name, code, took)
+	}
+	return done.Sub(p.started), cpu
+}
+
+// evalCPU is the CPU time of `processor eval` over path (alerts discarded).
+func evalCPU(t testing.TB, path string) float64 {
+	t.Helper()
+	cmd := exec.Command(processorBin, "eval", "--output", os.DevNull, path)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("processor eval: %v\n%s", err, out)
+	}
+	return (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()
+}
+
+// copyRun is the ceiling: a plain exactly-once copy of n.Input to a new
+// topic with franz-go's GroupTransactSession (one transaction per poll),
+// timed from the client's creation until its group's committed offsets
+// reach the input end. It returns the time and this process's CPU seconds
+// meanwhile.
+func (e *env) copyRun(n names) (time.Duration, float64) {
+	e.t.Helper()
+	m := names{Input: n.Input, Group: n.Group + "-copy", Alerts: n.Input + "-copy", DLQ: n.Input + "-copy-unused", State: n.Input + "-copy-unused2"}
+	e.cleanupTopics(m)
+	e.createTopic(m.Alerts, partitions)
+	cpu0, t0 := processCPU(), time.Now()
+	sess, err := kgo.NewGroupTransactSession(append(e.clientOpts(),
+		kgo.ConsumerGroup(m.Group), kgo.ConsumeTopics(n.Input),
+		kgo.TransactionalID(m.Group), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.RequireStableFetchOffsets(), kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.DefaultProduceTopic(m.Alerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		errc <- copyLoop(ctx, sess)
+	}()
+	done := e.waitCaughtUp(m, 10*time.Minute)
+	cpu := processCPU() - cpu0
+	cancel()
+	if err := <-errc; err != nil {
+		e.t.Fatalf("copy: %v", err)
+	}
+	sess.Close()
+	return done.Sub(t0), cpu
+}
+
+func copyLoop(ctx context.Context, sess *kgo.GroupTransactSession) error {
+	for {
+		fs := sess.PollFetches(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err := fs.Err0(); err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		if err := sess.Begin(); err != nil {
+			return err
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			sess.Produce(ctx, &kgo.Record{Key: r.Key, Value: r.Value}, nil)
+		})
+		if _, err := sess.End(ctx, kgo.TryCommit); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// processCPU is this process's CPU time in seconds.
+func processCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // createOutputs creates the alerts, dead-letter and (compacted) state topics

@@ -272,10 +272,15 @@ func (p *Pipeline) topicsSeen(topics ...string) {
 // countEvent counts an evaluated record once in events_in_total; a record
 // evaluated again after an abort counts in events_replayed_total.
 func (p *Pipeline) countEvent(tp partition.TP, rec *kgo.Record) {
+	c, ok := p.topicCtr[rec.Topic]
+	if !ok {
+		c = p.m.topicCounters(rec.Topic)
+		p.topicCtr[rec.Topic] = c
+	}
 	if next, ok := p.counted[tp]; ok && rec.Offset < next {
-		p.m.EventsReplayed.WithLabelValues(rec.Topic).Inc()
+		c.replayed.Inc()
 		return
 	}
 	p.counted[tp] = rec.Offset + 1
-	p.m.EventsIn.WithLabelValues(rec.Topic).Inc()
+	c.in.Inc()
 }

@@ -110,12 +110,12 @@ func (s *state) popFront(r *Rule, decide bool) (removed int) {
 		if !ok || p.startSeq != fe.startSeq {
 			continue
 		}
+		s.del(r, st, fe.key) // before emit, which takes over p's refs
 		if decide && r.Kind == SequenceRule && st >= len(r.stages) {
 			// a trailing missing-event window has closed without a
 			// cancelling event: the match stands
 			s.e.emit(r, fe.key, p, true)
 		}
-		s.del(r, st, fe.key)
 		removed++
 	}
 	return removed
@@ -183,8 +183,10 @@ func (s *state) evictOne() {
 	}
 }
 
+// emit appends a match of partial p, which is being removed from the state:
+// the match takes over its refs.
 func (e *Engine) emit(r *Rule, key uint64, p partial, trailing bool) {
-	refs := append([]uint64(nil), p.refs...)
+	refs := p.refs
 	for i, st := range r.stages {
 		if st.missing {
 			refs[i] = MissingRef
@@ -299,7 +301,8 @@ func (e *Engine) sequenceHit(r *Rule, idx int, key uint64, h *hit) {
 		}
 	}
 	s.del(r, prev, key)
-	p.refs = append([]uint64(nil), p.refs...)
+	// the entry at prev is gone (the undo log holds an encoded copy): its
+	// refs move on with the partial
 	p.refs[idx] = h.ref
 	p.last = h.o
 	if idx == r.lastPos {
@@ -347,8 +350,8 @@ func (e *Engine) complete(r *Rule, key uint64, p partial) {
 			}
 		}
 		c := s.m[skey{uint32(r.index), uint16(len(r.stages) + oldest), key}]
-		e.emit(r, key, c, true)
 		s.del(r, len(r.stages)+oldest, key)
+		e.emit(r, key, c, true)
 		free = oldest
 	}
 	p.startSeq = p.last.seq // a queue entry of its own
