@@ -133,6 +133,8 @@ type Engine struct {
 	// excluded counts events per rule and exception list (exclude.go).
 	exclMemo []uint64
 	excluded []uint64
+	// rulesByID finds the rule of a restored state record (ApplyDelta).
+	rulesByID map[string]*Rule
 }
 
 // NewEngine returns an engine with empty state.

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -415,11 +417,29 @@ func (p *Program) RuleByID(id string) *Rule {
 
 // ApplyDelta restores one group from a state changelog record.
 func (e *Engine) ApplyDelta(d Delta) error {
-	r := e.p.RuleByID(d.RuleID)
+	if e.rulesByID == nil {
+		e.rulesByID = make(map[string]*Rule, len(e.p.rules))
+		for _, r := range e.p.rules {
+			if _, dup := e.rulesByID[r.ID]; !dup { // the first, as RuleByID
+				e.rulesByID[r.ID] = r
+			}
+		}
+	}
+	r := e.rulesByID[d.RuleID]
 	if r == nil {
 		return fmt.Errorf("%w: unknown rule %q", ErrStateMismatch, d.RuleID)
 	}
 	return e.st.decodeGroup(r, d.Key, d.Value)
+}
+
+// Grow makes room for about n more state entries (before restoring n
+// groups), so that the state map does not grow step by step.
+func (e *Engine) Grow(n int) {
+	s := e.st
+	if len(s.m) > 0 || n <= 0 {
+		return
+	}
+	s.m = make(map[skey]partial, n)
 }
 
 // ApplyMeta restores the meta record; call Rebuild after the last delta.
@@ -437,23 +457,20 @@ func (e *Engine) rebuildFifos() {
 		rule uint32
 		fifoEntry
 	}
-	seen := map[[3]uint64]bool{}
-	var all []ent
+	all := make([]ent, 0, len(s.m))
 	for k, p := range s.m {
-		id := [3]uint64{uint64(k.rule), k.key, p.startSeq}
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
 		all = append(all, ent{k.rule, fifoEntry{key: k.key, startSeq: p.startSeq, start: p.start}})
 	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].start != all[j].start {
-			return all[i].start < all[j].start
-		}
-		return all[i].startSeq < all[j].startSeq
+	// The entries of one partial's stages are equal: sorted, they are
+	// adjacent, and the queue holds one of them.
+	slices.SortFunc(all, func(a, b ent) int {
+		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.startSeq, b.startSeq),
+			cmp.Compare(a.rule, b.rule), cmp.Compare(a.key, b.key))
 	})
-	for _, x := range all {
+	for i, x := range all {
+		if i > 0 && x == all[i-1] {
+			continue
+		}
 		s.fifos[x.rule].push(x.fifoEntry)
 	}
 }
