@@ -335,11 +335,13 @@ func (p *Pipeline) processFetches(ctx context.Context, t *txn, fetches kgo.Fetch
 			proc.Begin()
 		}
 		processed := false
+		cnt := p.startCount(tp)
+		defer p.endCount(tp, &cnt)
 		for _, rec := range fp.Records {
 			if rec.Offset < proc.Next {
 				continue // already processed in this transaction
 			}
-			if e := p.processRecord(ctx, t, proc, rec); e != nil {
+			if e := p.processRecord(ctx, t, proc, rec, &cnt); e != nil {
 				err = e
 				return
 			}
@@ -354,7 +356,7 @@ func (p *Pipeline) processFetches(ctx context.Context, t *txn, fetches kgo.Fetch
 	return err
 }
 
-func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Processor, rec *kgo.Record) error {
+func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Processor, rec *kgo.Record, cnt *eventCount) error {
 	defer func() { proc.Next = rec.Offset + 1 }()
 	if len(rec.Value) > p.cfg.MaxEventBytes {
 		p.deadLetter(ctx, t, rec, engine.ReasonTooLarge, fmt.Sprintf("event of %d bytes is larger than the limit of %d", len(rec.Value), p.cfg.MaxEventBytes))
@@ -371,7 +373,7 @@ func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Pr
 		p.deadLetter(ctx, t, rec, reason, err.Error())
 		return nil
 	}
-	p.countEvent(proc.TP, rec)
+	cnt.add(rec.Offset)
 	after := proc.Engine.Stats()
 	if after.Late > before.Late {
 		p.m.LateEvents.Inc()
