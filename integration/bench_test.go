@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -224,15 +223,6 @@ func copyLoop(ctx context.Context, sess *kgo.GroupTransactSession) error {
 			return err
 		}
 	}
-}
-
-// processCPU is this process's CPU time in seconds.
-func processCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
 // createOutputs creates the alerts, dead-letter and (compacted) state topics
