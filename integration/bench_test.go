@@ -41,6 +41,8 @@ func envInt(name string, def int) int {
 //     transaction per poll, no rules) of the same input topic to a new
 //     topic, timed the same way (its CPU is this test process's, polling
 //     included); of_ceiling is events/s over copy_events/s;
+//   - EQLSTREAM_BENCH_INSTANCES (default 1) processors in one group (and
+//     as many copy sessions) share the work;
 //   - with EQLSTREAM_BENCH_BASELINE_BIN (another processor binary, e.g. one
 //     built from an older commit), the same backlog phase again with it on
 //     the same input (own group and outputs): base_events/s,
@@ -63,6 +65,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 	rate := envInt("EQLSTREAM_BENCH_RATE", 2000)
 	liveSeconds := envInt("EQLSTREAM_BENCH_LIVE_SECONDS", 5)
 	baseBin := os.Getenv("EQLSTREAM_BENCH_BASELINE_BIN")
+	instances := envInt("EQLSTREAM_BENCH_INSTANCES", 1)
 	dir := b.TempDir()
 	backlog, total := genEvents(b, dir, "backlog.ndjson", true, "--seed", "606", "--events", itoa(events), "--hosts", "200",
 		"--attack-rate", "0.02", "--lookalike-rate", "0.03", "--disorder", "500ms")
@@ -84,30 +87,37 @@ func BenchmarkEndToEnd(b *testing.B) {
 		e.produceFile(backlog, n.Input)
 		engineCPU += evalCPU(b, backlog)
 		if baseBin != "" {
-			d, c := e.backlogRun(baseBin, fmt.Sprintf("base-%d", i), n, "-base")
+			d, c := e.backlogRun(baseBin, fmt.Sprintf("base-%d", i), n, "-base", instances)
 			baseElapsed += d
 			baseCPU += c
 		}
-		d, c := e.copyRun(n)
+		d, c := e.copyRun(n, instances)
 		copyElapsed += d
 		copyCPU += c
 		b.StartTimer()
-		p := e.startProcessor(fmt.Sprintf("bench-%d", i), e.runArgs(n, "bench", "--commit-interval", "100ms")...)
-		done := e.waitCaughtUp(n, 10*time.Minute, p)
+		ps := e.startInstances(processorBin, fmt.Sprintf("bench-%d", i), n, instances)
+		done := e.waitCaughtUp(n, 10*time.Minute, ps...)
 		b.StopTimer()
-		elapsed += done.Sub(p.started)
+		elapsed += done.Sub(ps[0].started)
 
-		addr := p.metricsAddr(10 * time.Second)
-		if m, err := p.scrape(addr); err == nil {
-			cpu += metricValue(m, "process_cpu_seconds_total")
+		addrs := make([]string, len(ps))
+		befores := make([]histogram, len(ps))
+		for j, p := range ps {
+			addrs[j] = p.metricsAddr(10 * time.Second)
+			if m, err := p.scrape(addrs[j]); err == nil {
+				cpu += metricValue(m, "process_cpu_seconds_total")
+			}
+			befores[j] = e.scrapeHistogram(p, addrs[j], "eqlstream_event_to_alert_seconds")
 		}
-		before := e.scrapeHistogram(p, addr, "eqlstream_event_to_alert_seconds")
 		e.producePacedLines(n.Input, liveLines, rate)
-		e.waitCaughtUp(n, 5*time.Minute, p)
-		after := e.scrapeHistogram(p, addr, "eqlstream_event_to_alert_seconds")
-		hist.add(after.sub(before))
-		if code, took := p.terminate(sigtermBound); code != 0 {
-			b.Fatalf("processor exited with code %d after SIGTERM (in %s)", code, took)
+		e.waitCaughtUp(n, 5*time.Minute, ps...)
+		for j, p := range ps {
+			hist.add(e.scrapeHistogram(p, addrs[j], "eqlstream_event_to_alert_seconds").sub(befores[j]))
+		}
+		for _, p := range ps {
+			if code, took := p.terminate(sigtermBound); code != 0 {
+				b.Fatalf("%s exited with code %d after SIGTERM (in %s)", p.name, code, took)
+			}
 		}
 	}
 	perEvent := func(sec float64) float64 { return sec * 1e6 / float64(total*b.N) }
@@ -128,30 +138,47 @@ func BenchmarkEndToEnd(b *testing.B) {
 	b.ReportMetric(hist.quantile(0.99)*1000, "p99_ms")
 	b.ReportMetric(hist.count/float64(b.N), "live_alerts")
 	b.ReportMetric(cpu/elapsed.Seconds(), "processor_cpus")
-	b.Logf("%d backlog events per run in %s on average (copy ceiling %s); CPU %.2f µs/event, engine alone %.2f (%.2f×); latency over %d live events at %d/s: %.0f alerts, p50 %.1fms, p99 %.1fms",
-		total, (elapsed / time.Duration(b.N)).Round(time.Millisecond), (copyElapsed / time.Duration(b.N)).Round(time.Millisecond),
+	b.Logf("%d instance(s); %d backlog events per run in %s on average (copy ceiling %s); CPU %.2f µs/event, engine alone %.2f (%.2f×); latency over %d live events at %d/s: %.0f alerts, p50 %.1fms, p99 %.1fms",
+		instances, total, (elapsed / time.Duration(b.N)).Round(time.Millisecond), (copyElapsed / time.Duration(b.N)).Round(time.Millisecond),
 		perEvent(cpu), perEvent(engineCPU), cpu/engineCPU, liveTotal, rate, hist.count/float64(b.N),
 		hist.quantile(0.5)*1000, hist.quantile(0.99)*1000)
 }
 
-// backlogRun runs processor binary bin over the input of n with its own
-// group and output topics (names suffixed with suffix) until it caught up,
-// and returns the time from its start and its CPU seconds.
-func (e *env) backlogRun(bin, name string, n names, suffix string) (time.Duration, float64) {
+// startInstances starts count processors of binary bin in the group of n,
+// one after the other (instance ids name-0, name-1, ...).
+func (e *env) startInstances(bin, name string, n names, count int) []*proc {
+	e.t.Helper()
+	ps := make([]*proc, count)
+	for j := range ps {
+		id := fmt.Sprintf("%s-%d", name, j)
+		ps[j] = e.startProcessorBin(bin, id, e.runArgs(n, id, "--commit-interval", "100ms")...)
+	}
+	return ps
+}
+
+// backlogRun runs count instances of processor binary bin over the input
+// of n with their own group and output topics (names suffixed with suffix)
+// until they caught up, and returns the time from the first start and
+// their CPU seconds.
+func (e *env) backlogRun(bin, name string, n names, suffix string, count int) (time.Duration, float64) {
 	e.t.Helper()
 	m := names{Input: n.Input, Alerts: n.Alerts + suffix, DLQ: n.DLQ + suffix, State: n.Group + suffix + "-state", Group: n.Group + suffix}
 	e.cleanupTopics(names{Input: n.Input, Alerts: m.Alerts, DLQ: m.DLQ, State: m.State, Group: m.Group})
 	e.createOutputs(m)
-	p := e.startProcessorBin(bin, name, e.runArgs(m, name, "--commit-interval", "100ms")...)
-	done := e.waitCaughtUp(m, 10*time.Minute, p)
+	ps := e.startInstances(bin, name, m, count)
+	done := e.waitCaughtUp(m, 10*time.Minute, ps...)
 	var cpu float64
-	if text, err := p.scrape(p.metricsAddr(10 * time.Second)); err == nil {
-		cpu = metricValue(text, "process_cpu_seconds_total")
+	for _, p := range ps {
+		if text, err := p.scrape(p.metricsAddr(10 * time.Second)); err == nil {
+			cpu += metricValue(text, "process_cpu_seconds_total")
+		}
 	}
-	if code, took := p.terminate(sigtermBound); code != 0 {
-		e.t.Fatalf("%s exited with code %d after SIGTERM (in %s)", name, code, took)
+	for _, p := range ps {
+		if code, took := p.terminate(sigtermBound); code != 0 {
+			e.t.Fatalf("%s exited with code %d after SIGTERM (in %s)", p.name, code, took)
+		}
 	}
-	return done.Sub(p.started), cpu
+	return done.Sub(ps[0].started), cpu
 }
 
 // evalCPU is the CPU time of `processor eval` over path (alerts discarded).
@@ -165,36 +192,43 @@ func evalCPU(t testing.TB, path string) float64 {
 }
 
 // copyRun is the ceiling: a plain exactly-once copy of n.Input to a new
-// topic with franz-go's GroupTransactSession (one transaction per poll),
-// timed from the client's creation until its group's committed offsets
-// reach the input end. It returns the time and this process's CPU seconds
-// meanwhile.
-func (e *env) copyRun(n names) (time.Duration, float64) {
+// topic with franz-go's GroupTransactSession (one transaction per poll) in
+// count sessions of one group, timed from the first client's creation until
+// the group's committed offsets reach the input end. It returns the time
+// and this process's CPU seconds meanwhile.
+func (e *env) copyRun(n names, count int) (time.Duration, float64) {
 	e.t.Helper()
 	m := names{Input: n.Input, Group: n.Group + "-copy", Alerts: n.Input + "-copy", DLQ: n.Input + "-copy-unused", State: n.Input + "-copy-unused2"}
 	e.cleanupTopics(m)
 	e.createTopic(m.Alerts, partitions)
 	cpu0, t0 := processCPU(), time.Now()
-	sess, err := kgo.NewGroupTransactSession(append(e.clientOpts(),
-		kgo.ConsumerGroup(m.Group), kgo.ConsumeTopics(n.Input),
-		kgo.TransactionalID(m.Group), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(), kgo.Balancers(kgo.CooperativeStickyBalancer()),
-		kgo.DefaultProduceTopic(m.Alerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		errc <- copyLoop(ctx, sess)
-	}()
+	errc := make(chan error, count)
+	sessions := make([]*kgo.GroupTransactSession, count)
+	for j := range sessions {
+		sess, err := kgo.NewGroupTransactSession(append(e.clientOpts(),
+			kgo.ConsumerGroup(m.Group), kgo.ConsumeTopics(n.Input),
+			kgo.TransactionalID(fmt.Sprintf("%s-%d", m.Group, j)), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+			kgo.RequireStableFetchOffsets(), kgo.Balancers(kgo.CooperativeStickyBalancer()),
+			kgo.DefaultProduceTopic(m.Alerts), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))...)
+		if err != nil {
+			cancel()
+			e.t.Fatal(err)
+		}
+		sessions[j] = sess
+		go func() { errc <- copyLoop(ctx, sess) }()
+	}
 	done := e.waitCaughtUp(m, 10*time.Minute)
 	cpu := processCPU() - cpu0
 	cancel()
-	if err := <-errc; err != nil {
-		e.t.Fatalf("copy: %v", err)
+	for range sessions {
+		if err := <-errc; err != nil {
+			e.t.Fatalf("copy: %v", err)
+		}
 	}
-	sess.Close()
+	for _, sess := range sessions {
+		sess.Close()
+	}
 	return done.Sub(t0), cpu
 }
 
