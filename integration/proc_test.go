@@ -56,6 +56,13 @@ func (e *env) runArgs(n names, instance string, extra ...string) []string {
 // under $EQLSTREAM_IT_LOG_DIR/<test> (kept) when that is set.
 func (e *env) startProcessor(name string, args ...string) *proc {
 	e.t.Helper()
+	return e.startProcessorBin(processorBin, name, args...)
+}
+
+// startProcessorBin is startProcessor with another processor binary (a
+// benchmark's baseline build).
+func (e *env) startProcessorBin(bin, name string, args ...string) *proc {
+	e.t.Helper()
 	dir := e.t.TempDir()
 	if keep := os.Getenv("EQLSTREAM_IT_LOG_DIR"); keep != "" {
 		dir = filepath.Join(keep, unsafeName.ReplaceAllString(e.t.Name(), "_"))
@@ -68,7 +75,7 @@ func (e *env) startProcessor(name string, args ...string) *proc {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	p.cmd = exec.Command(processorBin, args...)
+	p.cmd = exec.Command(bin, args...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	p.cmd.Env = append(os.Environ(), "GOTRACEBACK=all")
 	setDeathSignal(p.cmd)

@@ -262,6 +262,7 @@ func (r *Restorer) Build(set *rules.RuleSet, committed int64) (*Processor, error
 	if err != nil {
 		return nil, err
 	}
+	p.Engine.Grow(len(r.groups))
 	for k, v := range r.groups {
 		if strings.HasPrefix(k, suppress.KeyPrefix) {
 			stale, err := p.Suppress.Restore(k, v)
@@ -278,15 +279,15 @@ func (r *Restorer) Build(set *rules.RuleSet, committed int64) (*Processor, error
 			continue
 		}
 		ruleID := k[2 : len(k)-17]
-		kb, err := hex.DecodeString(k[len(k)-16:])
-		if err != nil {
+		var kb [8]byte
+		if _, err := hex.Decode(kb[:], []byte(k[len(k)-16:])); err != nil {
 			return nil, fmt.Errorf("%s: bad state key %q", r.tp, k)
 		}
 		if !keep(ruleID) {
 			p.drops = append(p.drops, StateRecord{Key: []byte(KeyPrefix(r.tp) + k)})
 			continue
 		}
-		if err := p.Engine.ApplyDelta(engine.Delta{RuleID: ruleID, Key: binary.BigEndian.Uint64(kb), Value: v}); err != nil {
+		if err := p.Engine.ApplyDelta(engine.Delta{RuleID: ruleID, Key: binary.BigEndian.Uint64(kb[:]), Value: v}); err != nil {
 			return nil, fmt.Errorf("%s: %w", r.tp, err)
 		}
 	}

@@ -54,6 +54,8 @@ type Pipeline struct {
 	// counted is the next input offset not yet counted in events_in_total,
 	// per partition (replays count in events_replayed_total).
 	counted map[partition.TP]int64
+	// topicCtr caches the counters of each input topic (loop only).
+	topicCtr map[string]topicCounters
 	// unknownSince is when a topic was first seen missing, per topic.
 	unknownMu    sync.Mutex
 	unknownSince map[string]time.Time
@@ -99,7 +101,7 @@ func New(cfg Config, set *rules.RuleSet, log *slog.Logger, m *Metrics, extra ...
 	m.initRules(set)
 	return &Pipeline{cfg: cfg, set: set, log: log, m: m, extra: extra, procs: map[partition.TP]*partition.Processor{},
 		health:  health.New(cfg.BrokerBound, cfg.WedgedBound),
-		counted: map[partition.TP]int64{}, unknownSince: map[string]time.Time{}}, nil
+		counted: map[partition.TP]int64{}, topicCtr: map[string]topicCounters{}, unknownSince: map[string]time.Time{}}, nil
 }
 
 // Ready reports whether the instance is ready (see package health).
@@ -341,22 +343,29 @@ func (p *Pipeline) processFetches(ctx context.Context, t *txn, fetches kgo.Fetch
 			t.touched[proc] = struct{}{}
 			proc.Begin()
 		}
+		processed := false
+		cnt := p.startCount(tp)
+		defer p.endCount(tp, &cnt)
 		for _, rec := range fp.Records {
 			if rec.Offset < proc.Next {
 				continue // already processed in this transaction
 			}
-			if e := p.processRecord(ctx, t, proc, rec); e != nil {
+			if e := p.processRecord(ctx, t, proc, rec, &cnt); e != nil {
 				err = e
 				return
 			}
 			t.records++
+			processed = true
+		}
+		if processed {
+			proc.LastEvent = time.Now() // once per fetched batch, not per record
 		}
 		p.noteHighWatermark(tp, fp.HighWatermark)
 	})
 	return err
 }
 
-func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Processor, rec *kgo.Record) error {
+func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Processor, rec *kgo.Record, cnt *eventCount) error {
 	defer func() { proc.Next = rec.Offset + 1 }()
 	if len(rec.Value) > p.cfg.MaxEventBytes {
 		p.deadLetter(ctx, t, rec, engine.ReasonTooLarge, fmt.Sprintf("event of %d bytes is larger than the limit of %d", len(rec.Value), p.cfg.MaxEventBytes))
@@ -373,7 +382,7 @@ func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Pr
 		p.deadLetter(ctx, t, rec, reason, err.Error())
 		return nil
 	}
-	p.countEvent(proc.TP, rec)
+	cnt.add(rec.Offset)
 	after := proc.Engine.Stats()
 	if after.Late > before.Late {
 		p.m.LateEvents.Inc()
@@ -381,9 +390,10 @@ func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Pr
 	if after.Evicted > before.Evicted {
 		p.m.Evictions.Add(float64(after.Evicted - before.Evicted))
 	}
-	if host, ok := proc.Engine.FieldString(p.cfg.HostField); ok && host != string(rec.Key) {
+	if present, same := proc.Engine.FieldEquals(p.cfg.HostField, rec.Key); present && !same {
 		p.m.KeyMismatch.Inc()
 		if n := p.mismatchLogged.Add(1); n <= 10 || n%10000 == 0 {
+			host, _ := proc.Engine.FieldString(p.cfg.HostField)
 			p.log.Warn("record key is not the event's host.id: sequences rely on co-partitioning by host",
 				"topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset, "key", string(rec.Key), "host_id", host, "count", n)
 		}
@@ -391,7 +401,6 @@ func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Pr
 	if retained {
 		proc.Bodies.Put(uint64(rec.Offset), rec.Value)
 	}
-	proc.LastEvent = time.Now()
 	return p.emitAlerts(ctx, t, proc, ms, rec)
 }
 

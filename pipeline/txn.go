@@ -269,13 +269,42 @@ func (p *Pipeline) topicsSeen(topics ...string) {
 	}
 }
 
-// countEvent counts an evaluated record once in events_in_total; a record
-// evaluated again after an abort counts in events_replayed_total.
-func (p *Pipeline) countEvent(tp partition.TP, rec *kgo.Record) {
-	if next, ok := p.counted[tp]; ok && rec.Offset < next {
-		p.m.EventsReplayed.WithLabelValues(rec.Topic).Inc()
+// eventCount counts the records of one fetched partition batch evaluated
+// for the first time (events_in_total) and again after an abort
+// (events_replayed_total); the pipeline keeps, per partition, the next
+// offset not yet counted.
+type eventCount struct {
+	next         int64
+	seen         bool
+	in, replayed int
+}
+
+func (c *eventCount) add(offset int64) {
+	if c.seen && offset < c.next {
+		c.replayed++
 		return
 	}
-	p.counted[tp] = rec.Offset + 1
-	p.m.EventsIn.WithLabelValues(rec.Topic).Inc()
+	c.seen, c.next = true, offset+1
+	c.in++
+}
+
+func (p *Pipeline) startCount(tp partition.TP) eventCount {
+	next, seen := p.counted[tp]
+	return eventCount{next: next, seen: seen}
+}
+
+// endCount adds a batch's counts to the metrics, once per batch rather than
+// per record.
+func (p *Pipeline) endCount(tp partition.TP, c *eventCount) {
+	if c.in == 0 && c.replayed == 0 {
+		return
+	}
+	p.counted[tp] = c.next
+	ctr, ok := p.topicCtr[tp.Topic]
+	if !ok {
+		ctr = p.m.topicCounters(tp.Topic)
+		p.topicCtr[tp.Topic] = ctr
+	}
+	ctr.in.Add(float64(c.in))
+	ctr.replayed.Add(float64(c.replayed))
 }

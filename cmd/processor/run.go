@@ -136,6 +136,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	defer startCPUProfile(log)()
 	if f.embedded {
 		return runEmbedded(ctx, &f, ruleSet, log, stdout, stderr)
 	}

@@ -63,6 +63,36 @@ type hit struct {
 	o     ord
 	ref   uint64
 	items []hitItem
+	// kbuf backs the items' join keys; it is reused with the hit.
+	kbuf []uint64
+}
+
+// newHit returns a hit record from the engine's free list (released hits
+// keep their items and keys capacity), or a new one.
+func (e *Engine) newHit(o ord, ref uint64) *hit {
+	var h *hit
+	if n := len(e.freeHits); n > 0 {
+		h = e.freeHits[n-1]
+		e.freeHits = e.freeHits[:n-1]
+	} else {
+		h = &hit{}
+	}
+	h.o, h.ref = o, ref
+	return h
+}
+
+// maxFreeHits bounds the free list: a burst that buffered many hits does
+// not pin their memory once released.
+const maxFreeHits = 1024
+
+// releaseHit returns a hit that has been applied to the free list.
+func (e *Engine) releaseHit(h *hit) {
+	if len(e.freeHits) >= maxFreeHits {
+		return
+	}
+	clear(h.items) // drop the stage pointers
+	h.items, h.kbuf = h.items[:0], h.kbuf[:0]
+	e.freeHits = append(e.freeHits, h)
 }
 
 type hitHeap []*hit
@@ -95,12 +125,16 @@ type Engine struct {
 	wm      int64
 	started bool
 	buf     hitHeap
-	st      *state
-	stats   Stats
+	// freeHits are applied hit records for reuse (newHit).
+	freeHits []*hit
+	st       *state
+	stats    Stats
 	// exclMemo holds, per rule, seq<<1|excluded for the current event;
 	// excluded counts events per rule and exception list (exclude.go).
 	exclMemo []uint64
 	excluded []uint64
+	// rulesByID finds the rule of a restored state record (ApplyDelta).
+	rulesByID map[string]*Rule
 }
 
 // NewEngine returns an engine with empty state.
@@ -190,20 +224,26 @@ func (e *Engine) Process(raw []byte, ref uint64) (matches []Match, retained bool
 			e.stats.Matches++
 			continue
 		}
-		keys := e.joinKeys(s)
-		if len(keys) == 0 {
+		if h == nil {
+			h = e.newHit(o, ref)
+		}
+		from := len(h.kbuf)
+		h.kbuf = e.joinKeys(s, h.kbuf)
+		if len(h.kbuf) == from {
 			continue
 		}
-		if h == nil {
-			h = &hit{o: o, ref: ref}
-		}
-		h.items = append(h.items, hitItem{st: s, keys: keys})
+		h.items = append(h.items, hitItem{st: s, keys: h.kbuf[from:len(h.kbuf):len(h.kbuf)]})
+	}
+	if h != nil && len(h.items) == 0 {
+		e.releaseHit(h) // every matching stage had a null join key
+		h = nil
 	}
 	if h != nil {
 		retained = true
 		if e.started && o.ts < e.wm {
 			e.stats.Late++
 			e.apply(h)
+			e.releaseHit(h)
 		} else {
 			heap.Push(&e.buf, h)
 		}
@@ -261,6 +301,7 @@ func (e *Engine) advance(wm int64) {
 		h := heap.Pop(&e.buf).(*hit)
 		e.st.expire(h.o.ts)
 		e.apply(h)
+		e.releaseHit(h)
 	}
 	e.wm = wm
 	e.st.expire(wm)
@@ -297,11 +338,11 @@ func (e *Engine) hasCategory(cat string) bool {
 	return false
 }
 
-// joinKeys returns the hashes of the stage's join key tuples: one per
+// joinKeys appends to dst the hashes of the stage's join key tuples: one per
 // combination of values (multi-valued keys fan out); none when a key is null.
-func (e *Engine) joinKeys(s *stage) []uint64 {
+func (e *Engine) joinKeys(s *stage, dst []uint64) []uint64 {
 	if len(s.keys) == 0 {
-		return []uint64{0}
+		return append(dst, 0)
 	}
 	ev := &e.ev
 	combos := 1
@@ -314,7 +355,7 @@ func (e *Engine) joinKeys(s *stage) []uint64 {
 		}
 		if n == 0 {
 			if !s.optional[k] {
-				return nil // a null key takes no part
+				return dst // a null key takes no part
 			}
 			n = 1 // `by ?f`: null is the key value
 		}
@@ -326,45 +367,10 @@ func (e *Engine) joinKeys(s *stage) []uint64 {
 	if combos > 1 {
 		e.stats.KeysFannedOut++
 	}
-	out := make([]uint64, 0, combos)
-	var rec func(k int, buf []byte)
-	rec = func(k int, buf []byte) {
-		if len(out) >= 64 {
-			return
-		}
-		if k == len(s.keys) {
-			out = append(out, xxhash.Sum64(buf)|1)
-			return
-		}
-		slot := s.keys[k]
-		found := false
-		for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
-			v := ev.vals[i-1].v
-			if v.Kind == KindNull || v.Kind == KindObject {
-				continue
-			}
-			found = true
-			b := append(buf, byte(v.Kind))
-			switch v.Kind {
-			case KindNumber:
-				b = appendNum(b, v.Num)
-			case KindBool:
-				if v.Bool {
-					b = append(b, '1')
-				}
-			default:
-				b = append(b, v.Str...)
-			}
-			b = append(b, 0)
-			rec(k+1, b)
-		}
-		if !found && s.optional[k] {
-			rec(k+1, append(buf, byte(KindNull), 0))
-		}
-	}
-	rec(0, e.keyBuf[:0])
+	from := len(dst)
+	dst, e.keyBuf = e.keyTuples(s, 0, e.keyBuf[:0], dst, from)
 	// dedupe identical tuples (a value listed twice)
-	if len(out) > 1 {
+	if out := dst[from:]; len(out) > 1 {
 		uniq := out[:1]
 		for _, k := range out[1:] {
 			dup := false
@@ -378,9 +384,49 @@ func (e *Engine) joinKeys(s *stage) []uint64 {
 				uniq = append(uniq, k)
 			}
 		}
-		out = uniq
+		dst = dst[:from+len(uniq)]
 	}
-	return out
+	return dst
+}
+
+// keyTuples appends the hash of every tuple of key values from the k-th key
+// on (buf holds the encoded values of the keys before it), at most 64 from
+// dst[from:]. It returns dst and buf (for reuse of its capacity).
+func (e *Engine) keyTuples(s *stage, k int, buf []byte, dst []uint64, from int) ([]uint64, []byte) {
+	if len(dst)-from >= 64 {
+		return dst, buf
+	}
+	if k == len(s.keys) {
+		return append(dst, xxhash.Sum64(buf)|1), buf
+	}
+	ev := &e.ev
+	slot := s.keys[k]
+	n := len(buf)
+	found := false
+	for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
+		v := ev.vals[i-1].v
+		if v.Kind == KindNull || v.Kind == KindObject {
+			continue
+		}
+		found = true
+		b := append(buf[:n], byte(v.Kind))
+		switch v.Kind {
+		case KindNumber:
+			b = appendNum(b, v.Num)
+		case KindBool:
+			if v.Bool {
+				b = append(b, '1')
+			}
+		default:
+			b = append(b, v.Str...)
+		}
+		b = append(b, 0)
+		dst, buf = e.keyTuples(s, k+1, b, dst, from)
+	}
+	if !found && s.optional[k] {
+		dst, buf = e.keyTuples(s, k+1, append(buf[:n], byte(KindNull), 0), dst, from)
+	}
+	return dst, buf
 }
 
 // parseTime parses an RFC 3339 timestamp or epoch milliseconds.
@@ -464,6 +510,24 @@ func (e *Engine) FieldString(name string) (string, bool) {
 		return "", false
 	}
 	return v.String(), true
+}
+
+// FieldEquals reports whether a decoded field of the last event processed
+// has a value (its first, as FieldString), and whether its string form
+// equals want; string values are compared without allocating.
+func (e *Engine) FieldEquals(name string, want []byte) (present, equal bool) {
+	slot, ok := e.p.sch.index[name]
+	if !ok {
+		return false, false
+	}
+	v, ok := e.ev.first(slot)
+	if !ok || v.Kind == KindNull || v.Kind == KindObject {
+		return false, false
+	}
+	if v.Kind == KindString {
+		return true, string(v.Str) == string(want)
+	}
+	return true, v.String() == string(want)
 }
 
 // sortableFloat maps a float64 to an int64 with the same order.

@@ -74,8 +74,12 @@ func (e *Engine) Migrate(p *Program) (ne *Engine, dropped []Delta) {
 			gone[gkey{k.rule, k.key}] = struct{}{}
 			continue
 		}
-		v.refs = append([]uint64(nil), v.refs...)
-		ne.st.m[skey{uint32(to.index), k.stage, k.key}] = v
+		// the refs move from e's arena into ne's
+		refs := e.st.refs(&v)
+		np := v
+		ne.st.alloc(&np, len(refs))
+		copy(ne.st.refs(&np), refs)
+		ne.st.m[skey{uint32(to.index), k.stage, k.key}] = np
 	}
 	for g := range gone {
 		dropped = append(dropped, Delta{RuleID: e.p.rules[g.rule].ID, Key: g.key})

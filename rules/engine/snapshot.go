@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -72,20 +74,21 @@ func (r *reader) bytes() []byte {
 	return b
 }
 
-func appendPartial(b []byte, p *partial) []byte {
+func appendPartial(b []byte, p *partial, refs []uint64) []byte {
 	b = putVarint(b, p.start)
 	b = putVarint(b, p.last.ts)
 	b = putVarint(b, p.last.tb)
 	b = putUvarint(b, p.last.seq)
 	b = putUvarint(b, p.startSeq)
-	b = putUvarint(b, uint64(len(p.refs)))
-	for _, r := range p.refs {
+	b = putUvarint(b, uint64(len(refs)))
+	for _, r := range refs {
 		b = putUvarint(b, r)
 	}
 	return b
 }
 
-func (r *reader) partial() partial {
+// partial reads a partial; its refs are appended to refs[:0].
+func (r *reader) partial(refs []uint64) (partial, []uint64) {
 	var p partial
 	p.start = r.varint()
 	p.last.ts = r.varint()
@@ -93,17 +96,15 @@ func (r *reader) partial() partial {
 	p.last.seq = r.uvarint()
 	p.startSeq = r.uvarint()
 	n := r.uvarint()
+	refs = refs[:0]
 	if n > 1<<16 {
 		r.err = errors.New("corrupt state record")
-		return p
+		return p, refs
 	}
-	if n > 0 {
-		p.refs = make([]uint64, n)
-		for i := range p.refs {
-			p.refs[i] = r.uvarint()
-		}
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		refs = append(refs, r.uvarint())
 	}
-	return p
+	return p, refs
 }
 
 // encodeGroup encodes all state entries of (rule, key); nil when empty.
@@ -118,14 +119,18 @@ func (s *state) encodeGroup(dst []byte, r *Rule, key uint64) []byte {
 			out = append(dst, stateVersion)
 		}
 		out = putUvarint(out, uint64(st))
-		out = appendPartial(out, &p)
+		out = appendPartial(out, &p, s.refs(&p))
 	}
 	return out
 }
 
 func (s *state) decodeGroup(r *Rule, key uint64, b []byte) error {
 	for st := 0; st < r.slots(); st++ {
-		delete(s.m, skey{uint32(r.index), uint16(st), key})
+		k := skey{uint32(r.index), uint16(st), key}
+		if p, ok := s.m[k]; ok {
+			s.release(&p)
+			delete(s.m, k)
+		}
 	}
 	if len(b) == 0 {
 		return nil
@@ -136,14 +141,21 @@ func (s *state) decodeGroup(r *Rule, key uint64, b []byte) error {
 	rd := &reader{b: b[1:]}
 	for len(rd.b) > 0 && rd.err == nil {
 		st := rd.uvarint()
-		p := rd.partial()
+		var p partial
+		p, s.scratch = rd.partial(s.scratch)
 		if rd.err != nil {
 			break
 		}
 		if st >= uint64(r.slots()) {
 			return fmt.Errorf("state for rule %s names stage %d of %d", r.ID, st, len(r.stages))
 		}
-		s.m[skey{uint32(r.index), uint16(st), key}] = p
+		k := skey{uint32(r.index), uint16(st), key}
+		if old, ok := s.m[k]; ok { // a record naming a slot twice
+			s.release(&old)
+		}
+		s.alloc(&p, len(s.scratch))
+		copy(s.refs(&p), s.scratch)
+		s.m[k] = p
 	}
 	return rd.err
 }
@@ -424,11 +436,29 @@ func (p *Program) RuleByID(id string) *Rule {
 
 // ApplyDelta restores one group from a state changelog record.
 func (e *Engine) ApplyDelta(d Delta) error {
-	r := e.p.RuleByID(d.RuleID)
+	if e.rulesByID == nil {
+		e.rulesByID = make(map[string]*Rule, len(e.p.rules))
+		for _, r := range e.p.rules {
+			if _, dup := e.rulesByID[r.ID]; !dup { // the first, as RuleByID
+				e.rulesByID[r.ID] = r
+			}
+		}
+	}
+	r := e.rulesByID[d.RuleID]
 	if r == nil {
 		return fmt.Errorf("%w: unknown rule %q", ErrStateMismatch, d.RuleID)
 	}
 	return e.st.decodeGroup(r, d.Key, d.Value)
+}
+
+// Grow makes room for about n more state entries (before restoring n
+// groups), so that the state map does not grow step by step.
+func (e *Engine) Grow(n int) {
+	s := e.st
+	if len(s.m) > 0 || n <= 0 {
+		return
+	}
+	s.m = make(map[skey]partial, n)
 }
 
 // ApplyMeta restores the meta record; call Rebuild after the last delta.
@@ -446,23 +476,20 @@ func (e *Engine) rebuildFifos() {
 		rule uint32
 		fifoEntry
 	}
-	seen := map[[3]uint64]bool{}
-	var all []ent
+	all := make([]ent, 0, len(s.m))
 	for k, p := range s.m {
-		id := [3]uint64{uint64(k.rule), k.key, p.startSeq}
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
 		all = append(all, ent{k.rule, fifoEntry{key: k.key, startSeq: p.startSeq, start: p.start}})
 	}
-	sort.Slice(all, func(i, j int) bool {
-		if all[i].start != all[j].start {
-			return all[i].start < all[j].start
-		}
-		return all[i].startSeq < all[j].startSeq
+	// The entries of one partial's stages are equal: sorted, they are
+	// adjacent, and the queue holds one of them.
+	slices.SortFunc(all, func(a, b ent) int {
+		return cmp.Or(cmp.Compare(a.start, b.start), cmp.Compare(a.startSeq, b.startSeq),
+			cmp.Compare(a.rule, b.rule), cmp.Compare(a.key, b.key))
 	})
-	for _, x := range all {
+	for i, x := range all {
+		if i > 0 && x == all[i-1] {
+			continue
+		}
 		s.fifos[x.rule].push(x.fifoEntry)
 	}
 }
@@ -472,14 +499,14 @@ func (e *Engine) rebuildFifos() {
 // for alerts can be dropped below it.
 func (e *Engine) MinLiveRef() uint64 {
 	min := uint64(math.MaxUint64)
-	for _, p := range e.st.m {
-		for _, r := range p.refs {
-			// missing-event slots hold MissingRef or an event time, and
-			// stages not reached hold unfilledRef: neither is a reference
-			// below a real one (event times are far above any offset)
-			if r < unfilledRef && r < min {
-				min = r
-			}
+	// The arena holds the refs of every live partial; released blocks
+	// hold unfilledRef.
+	for _, r := range e.st.arena {
+		// missing-event slots hold MissingRef or an event time, and
+		// stages not reached hold unfilledRef: neither is a reference
+		// below a real one (event times are far above any offset)
+		if r < unfilledRef && r < min {
+			min = r
 		}
 	}
 	for _, h := range e.buf {

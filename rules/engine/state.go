@@ -12,12 +12,14 @@ type skey struct {
 }
 
 // partial is one pending partial match (or missing-event mark). It holds
-// references, never event bodies.
+// references, never event bodies: its refs are the block
+// arena[ro:ro+rn] of the state's arena (state.refs), so the state map holds
+// no pointers and the garbage collector does not scan it.
 type partial struct {
 	start    int64 // event time of the first matched event
 	last     ord   // order of the last matched event
 	startSeq uint64
-	refs     []uint64
+	ro, rn   uint32
 }
 
 type fifoEntry struct {
@@ -48,12 +50,19 @@ func (f *fifo) pop() {
 }
 
 type state struct {
-	e     *Engine
-	m     map[skey]partial
-	fifos []fifo
-	dirty map[gkey]struct{}
-	undo  map[gkey][]byte
-	track bool
+	e *Engine
+	m map[skey]partial
+	// arena holds the refs of every partial in the map; free lists the
+	// released blocks by length. A released block is filled with
+	// unfilledRef, so a scan of the arena finds the live references.
+	arena []uint64
+	free  [][]uint32
+	// scratch is decodeGroup's buffer for refs.
+	scratch []uint64
+	fifos   []fifo
+	dirty   map[gkey]struct{}
+	undo    map[gkey][]byte
+	track   bool
 	// metaUndo is the meta record at Begin.
 	metaUndo []byte
 }
@@ -66,6 +75,40 @@ type gkey struct {
 func newState(e *Engine) *state {
 	return &state{e: e, m: map[skey]partial{}, fifos: make([]fifo, len(e.p.rules)),
 		dirty: map[gkey]struct{}{}, undo: map[gkey][]byte{}}
+}
+
+// refs returns the refs of p: valid until the next alloc.
+func (s *state) refs(p *partial) []uint64 {
+	return s.arena[p.ro : p.ro+p.rn : p.ro+p.rn]
+}
+
+// alloc gives p a block of n refs (their values are unspecified).
+func (s *state) alloc(p *partial, n int) {
+	p.rn = uint32(n)
+	if n < len(s.free) {
+		if l := s.free[n]; len(l) > 0 {
+			p.ro = l[len(l)-1]
+			s.free[n] = l[:len(l)-1]
+			return
+		}
+	}
+	p.ro = uint32(len(s.arena))
+	s.arena = append(s.arena, make([]uint64, n)...)
+}
+
+// release returns p's refs to the free lists.
+func (s *state) release(p *partial) {
+	if p.rn == 0 {
+		return
+	}
+	refs := s.refs(p)
+	for i := range refs {
+		refs[i] = unfilledRef
+	}
+	for len(s.free) <= int(p.rn) {
+		s.free = append(s.free, nil)
+	}
+	s.free[p.rn] = append(s.free[p.rn], p.ro)
 }
 
 // touch records that group (rule, key) is about to change.
@@ -84,7 +127,9 @@ func (s *state) touch(r *Rule, key uint64) {
 func (s *state) put(r *Rule, st int, key uint64, p partial, newEntry bool) {
 	s.touch(r, key)
 	k := skey{uint32(r.index), uint16(st), key}
-	if _, exists := s.m[k]; !exists && len(s.m) >= s.e.p.opts.MaxStates {
+	if old, exists := s.m[k]; exists {
+		s.release(&old)
+	} else if len(s.m) >= s.e.p.opts.MaxStates {
 		s.evictOne()
 	}
 	s.m[k] = p
@@ -93,7 +138,18 @@ func (s *state) put(r *Rule, st int, key uint64, p partial, newEntry bool) {
 	}
 }
 
+// del removes an entry and releases its refs.
 func (s *state) del(r *Rule, st int, key uint64) {
+	s.touch(r, key)
+	k := skey{uint32(r.index), uint16(st), key}
+	if p, ok := s.m[k]; ok {
+		s.release(&p)
+		delete(s.m, k)
+	}
+}
+
+// unlink removes an entry whose refs move on with its partial.
+func (s *state) unlink(r *Rule, st int, key uint64) {
 	s.touch(r, key)
 	delete(s.m, skey{uint32(r.index), uint16(st), key})
 }
@@ -183,8 +239,9 @@ func (s *state) evictOne() {
 	}
 }
 
+// emit appends a match of partial p (its refs are copied).
 func (e *Engine) emit(r *Rule, key uint64, p partial, trailing bool) {
-	refs := append([]uint64(nil), p.refs...)
+	refs := append([]uint64(nil), e.st.refs(&p)...)
 	for i, st := range r.stages {
 		if st.missing {
 			refs[i] = MissingRef
@@ -216,8 +273,11 @@ func (e *Engine) apply(h *hit) {
 	_ = s
 }
 
-func (e *Engine) newRefs(r *Rule) []uint64 {
-	refs := make([]uint64, len(r.stages))
+// newPartial returns a partial started by h with refs for every stage of r.
+func (e *Engine) newPartial(r *Rule, h *hit) partial {
+	p := partial{start: h.o.ts, last: h.o, startSeq: h.o.seq}
+	e.st.alloc(&p, len(r.stages))
+	refs := e.st.refs(&p)
 	for i, st := range r.stages {
 		if st.missing {
 			refs[i] = MissingRef
@@ -225,7 +285,7 @@ func (e *Engine) newRefs(r *Rule) []uint64 {
 			refs[i] = unfilledRef
 		}
 	}
-	return refs
+	return p
 }
 
 // unfilledRef marks a positive stage a partial match has not reached yet.
@@ -243,8 +303,10 @@ func (e *Engine) latestBefore(r *Rule, stage int, key uint64, ts int64) (int64, 
 	if msOf(mk.last.ts) < msOf(ts) {
 		return mk.last.ts, true
 	}
-	if len(mk.refs) > 0 && mk.refs[0] != MissingRef && msOf(int64(mk.refs[0])) < msOf(ts) {
-		return int64(mk.refs[0]), true
+	if mk.rn > 0 {
+		if r0 := e.st.refs(&mk)[0]; r0 != MissingRef && msOf(int64(r0)) < msOf(ts) {
+			return int64(r0), true
+		}
 	}
 	return 0, false
 }
@@ -253,8 +315,11 @@ func (e *Engine) sequenceHit(r *Rule, idx int, key uint64, h *hit) {
 	s := e.st
 	span := int64(r.MaxSpan)
 	if idx == r.firstPos {
-		p := partial{start: h.o.ts, last: h.o, startSeq: h.o.seq, refs: e.newRefs(r)}
-		p.refs[idx] = h.ref
+		if old, ok := s.m[skey{uint32(r.index), uint16(idx), key}]; ok && h.o.less(old.last) {
+			return // a late event does not replace a newer candidate
+		}
+		p := e.newPartial(r, h)
+		s.refs(&p)[idx] = h.ref
 		// Leading missing stages: remember the latest such event before
 		// this one; it is judged when the sequence completes. The slot of
 		// the first leading stage holds it (MissingRef: none).
@@ -266,11 +331,8 @@ func (e *Engine) sequenceHit(r *Rule, idx int, key uint64, h *hit) {
 				}
 			}
 			if found {
-				p.refs[0] = uint64(lead)
+				s.refs(&p)[0] = uint64(lead)
 			}
-		}
-		if old, ok := s.m[skey{uint32(r.index), uint16(idx), key}]; ok && h.o.less(old.last) {
-			return // a late event does not replace a newer candidate
 		}
 		if idx == r.lastPos {
 			e.complete(r, key, p)
@@ -298,9 +360,8 @@ func (e *Engine) sequenceHit(r *Rule, idx int, key uint64, h *hit) {
 			return
 		}
 	}
-	s.del(r, prev, key)
-	p.refs = append([]uint64(nil), p.refs...)
-	p.refs[idx] = h.ref
+	s.unlink(r, prev, key) // the undo log holds an encoded copy
+	s.refs(&p)[idx] = h.ref
 	p.last = h.o
 	if idx == r.lastPos {
 		e.complete(r, key, p)
@@ -309,23 +370,25 @@ func (e *Engine) sequenceHit(r *Rule, idx int, key uint64, h *hit) {
 	s.put(r, idx, key, p, false)
 }
 
-// leadHit reports whether a completed candidate has a leading missing event
-// within maxspan of its last event.
-func (r *Rule) leadHit(p *partial) (int64, bool) {
-	if r.firstPos == 0 || p.refs[0] == MissingRef {
+// leadHit reports whether a completed candidate of r has a leading missing
+// event within maxspan of its last event.
+func (s *state) leadHit(r *Rule, p *partial) (int64, bool) {
+	if r.firstPos == 0 || s.refs(p)[0] == MissingRef {
 		return 0, false
 	}
-	lead := int64(p.refs[0])
+	lead := int64(s.refs(p)[0])
 	return lead, msOf(p.last.ts)-msOf(lead) <= msOf(int64(r.MaxSpan))
 }
 
-// complete handles a candidate whose positive stages are all matched.
+// complete handles a candidate whose positive stages are all matched; p is
+// not in the map, and its refs are released or stored with it.
 func (e *Engine) complete(r *Rule, key uint64, p partial) {
-	_, lead := r.leadHit(&p)
+	_, lead := e.st.leadHit(r, &p)
 	if !r.hasTrailing {
 		if !lead {
 			e.emit(r, key, p, false)
 		}
+		e.st.release(&p)
 		return
 	}
 	// Wait for the trailing window (last, first+maxspan] to close.
@@ -374,7 +437,7 @@ func (e *Engine) missingHit(r *Rule, idx int, key uint64, h *hit) {
 				continue
 			}
 			if r.firstPos > 0 {
-				lead, hit := r.leadHit(&c)
+				lead, hit := s.leadHit(r, &c)
 				if !hit || msOf(h.o.ts)-msOf(lead) > span {
 					continue
 				}
@@ -383,13 +446,16 @@ func (e *Engine) missingHit(r *Rule, idx int, key uint64, h *hit) {
 		}
 	}
 	// Keep the latest event and the latest one with a smaller timestamp.
-	mark := partial{start: h.o.ts, last: h.o, startSeq: h.o.seq, refs: []uint64{MissingRef}}
+	prev := uint64(MissingRef)
 	if had {
-		mark.refs[0] = old.refs[0]
+		prev = s.refs(&old)[0]
 		if msOf(old.last.ts) < msOf(h.o.ts) {
-			mark.refs[0] = uint64(old.last.ts)
+			prev = uint64(old.last.ts)
 		}
 	}
+	mark := partial{start: h.o.ts, last: h.o, startSeq: h.o.seq}
+	s.alloc(&mark, 1)
+	s.refs(&mark)[0] = prev
 	s.put(r, idx, key, mark, true)
 }
 
@@ -427,7 +493,10 @@ func (e *Engine) sample(r *Rule, idx int, key uint64, h *hit) {
 	if slot < 0 {
 		return // enough candidates for this stage
 	}
-	s.put(r, slot, key, partial{start: h.o.ts, last: h.o, startSeq: h.o.seq, refs: []uint64{h.ref}}, true)
+	p := partial{start: h.o.ts, last: h.o, startSeq: h.o.seq}
+	s.alloc(&p, 1)
+	s.refs(&p)[0] = h.ref
+	s.put(r, slot, key, p, true)
 	cands := make([][]partial, n)
 	for st := 0; st < n; st++ {
 		for j := 0; j < n; j++ {
@@ -469,7 +538,7 @@ func (e *Engine) sample(r *Rule, idx int, key uint64, h *hit) {
 	refs := make([]uint64, n)
 	var last ord
 	for st, c := range chosen {
-		refs[st] = c.refs[0]
+		refs[st] = s.refs(&c)[0]
 		if last.less(c.last) {
 			last = c.last
 		}
