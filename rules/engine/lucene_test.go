@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -130,4 +131,22 @@ func TestLuceneRegexRefused(t *testing.T) {
 			t.Errorf("%q: error %v, want one containing %q", p, err, want)
 		}
 	}
+}
+
+// FuzzLuceneRegex: any pattern either translates to an RE2 expression that
+// compiles, or is refused with an error; never a panic.
+func FuzzLuceneRegex(f *testing.F) {
+	for _, s := range []string{`a|b`, `[]a]`, `<1-100>`, `"x"*`, `\d+\s`, `(|a)`, `a{2,3}`, `@`, `#`, `[^\S]`} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, p string, fold bool) {
+		expr, err := luceneTranslate(p, fold)
+		if err != nil {
+			return
+		}
+		if _, err := regexp.Compile(expr); err != nil && !strings.Contains(err.Error(), "expression too large") {
+			t.Fatalf("%q: translated to %q, which RE2 refuses: %v", p, expr, err)
+		}
+	})
 }

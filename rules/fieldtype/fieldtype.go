@@ -233,8 +233,9 @@ func (s *Schema) TopLevel() []string {
 	return out
 }
 
-// Suggest returns up to n known field names closest to name (edit distance
-// at most max(2, len/6)), best first.
+// Suggest returns up to n known field names (of the schema and extra)
+// closest to name: those at the smallest edit distance, at most
+// max(2, len/6), in name order.
 func (s *Schema) Suggest(name string, extra []string, n int) []string {
 	if s == nil && len(extra) == 0 {
 		return nil
@@ -251,7 +252,7 @@ func (s *Schema) Suggest(name string, extra []string, n int) []string {
 			return
 		}
 		seen[k] = true
-		if d := distance(name, k, limit); d <= limit {
+		if d := EditDistance(name, k, limit); d <= limit {
 			cs = append(cs, cand{k, d})
 		}
 	}
@@ -270,15 +271,15 @@ func (s *Schema) Suggest(name string, extra []string, n int) []string {
 		return cs[i].name < cs[j].name
 	})
 	out := make([]string, 0, n)
-	for i := 0; i < len(cs) && i < n; i++ {
+	for i := 0; i < len(cs) && i < n && cs[i].d == cs[0].d; i++ {
 		out = append(out, cs[i].name)
 	}
 	return out
 }
 
-// distance is the Damerau-Levenshtein (optimal string alignment) distance
-// of a and b, or limit+1 when it exceeds limit.
-func distance(a, b string, limit int) int {
+// EditDistance is the Damerau-Levenshtein (optimal string alignment)
+// distance of a and b, or limit+1 when it exceeds limit.
+func EditDistance(a, b string, limit int) int {
 	if d := len(a) - len(b); d > limit || -d > limit {
 		return limit + 1
 	}
