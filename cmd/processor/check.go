@@ -115,7 +115,7 @@ func schemaWarnings(set *rules.RuleSet, r *engine.Rule, opts engine.Options) eql
 
 // warnClasses are the classes of the schema warnings (rules/lint and the
 // engine's typed comparisons), whose messages go on to name the field.
-var warnClasses = []string{"unknown field", "unknown event category", "comparison can never be true",
+var warnClasses = []string{"unknown field", "unknown event category", "literal the field's type cannot read",
 	"equality on a text field", "pattern on a non-string field", "optional ? on a field every event has"}
 
 // warnKind is a warning's class for the summary: its message up to the

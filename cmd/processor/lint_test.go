@@ -28,7 +28,7 @@ func TestCheckLintGolden(t *testing.T) {
 	}
 	for _, class := range []string{"unknown field process.nam; did you mean process.name?",
 		"unknown field proces.name; did you mean process.name?", "unknown event category proces; did you mean process?",
-		"comparison can never be true for source.ip (ip)", "comparison can never be true for process.pid (long)",
+		"literal the field's type cannot read, for source.ip (ip)", "literal the field's type cannot read, for process.pid (long)",
 		"pattern on a non-string field", "optional ? on a field every event has (?@timestamp)",
 		"equality on a text field can never be true (== on message)", "`*` in an in list is a literal character"} {
 		n := 0

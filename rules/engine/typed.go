@@ -45,8 +45,9 @@ import (
 //
 // A literal the type cannot read (a non-IP string against an ip field, text
 // against a number, an unparseable date) makes Elasticsearch reject the
-// query; here the comparison is never true and the rule carries a warning
-// ("can never be true"), which `processor check` reports.
+// query; here the comparison is never true (so != always is) and the rule
+// carries a warning
+// ("literal the field's type cannot read"), which `processor check` reports.
 
 // tval is a typed value: the fields used depend on the type.
 type tval struct {
@@ -366,7 +367,7 @@ func (cp *compiler) typedIn(f *eql.Field, tf *typedField, list []eql.Expr) (pred
 func (cp *compiler) lintTypes(e eql.Expr) {
 	warn := func(p eql.Pos, tf *typedField, why string) {
 		cp.warns = append(cp.warns, &eql.Error{Src: cp.src, Pos: p,
-			Msg: fmt.Sprintf("comparison can never be true for %s: %s (Elasticsearch rejects the query)", tf.f, why)})
+			Msg: fmt.Sprintf("literal the field's type cannot read, for %s: %s (Elasticsearch rejects the query; here == never matches and != always does)", tf.f, why)})
 	}
 	switch x := e.(type) {
 	case *eql.Binary:
