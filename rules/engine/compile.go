@@ -395,8 +395,7 @@ type strSet struct {
 
 func (cp *compiler) in(x *eql.In) predFn {
 	if f, ok := x.X.(*eql.Field); ok {
-		// numbers keep the untyped set lookup, which compares them by value
-		if tf, ok := cp.typed(f); ok && !tf.f.Type.Numeric() {
+		if tf, ok := cp.typed(f); ok {
 			if p, ok := cp.typedIn(f, tf, x.List); ok {
 				return p
 			}

@@ -338,7 +338,11 @@ func (cp *compiler) typedComparison(f *eql.Field, tf *typedField, lit *eql.Liter
 
 // typedIn compiles `f in (literals)` and `f in~ (...)` (case does not
 // matter for these types); ok=false when the list has a non-literal.
+// Numbers are looked up in a set (typedNumIn), the rest tested in turn.
 func (cp *compiler) typedIn(f *eql.Field, tf *typedField, list []eql.Expr) (predFn, bool) {
+	if tf.f.Type.Numeric() {
+		return cp.typedNumIn(f, tf, list)
+	}
 	var tests []typedTest
 	hasNull := false
 	for _, e := range list {
@@ -364,6 +368,39 @@ func (cp *compiler) typedIn(f *eql.Field, tf *typedField, list []eql.Expr) (pred
 // lintTypes warns about the comparisons in e that the field's type makes
 // never true. It walks the condition itself, since a memoized condition is
 // compiled once for all the rules that share it.
+func (cp *compiler) typedNumIn(f *eql.Field, tf *typedField, list []eql.Expr) (predFn, bool) {
+	set := map[float64]struct{}{}
+	hasNull := false
+	for _, e := range list {
+		l, ok := e.(*eql.Literal)
+		if !ok {
+			return nil, false
+		}
+		if l.Kind == eql.LitNull {
+			hasNull = true
+			continue
+		}
+		if lo, _, _, why := tf.literal(l, true); why == "" {
+			set[lo.num] = struct{}{}
+		}
+	}
+	slot := cp.slot(f)
+	return func(c *ctx) bool {
+		ev := c.ev
+		if hasNull && !ev.exists(slot) {
+			return true
+		}
+		for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
+			if v, ok := tf.event(&ev.vals[i-1].v); ok {
+				if _, ok := set[v.num]; ok {
+					return true
+				}
+			}
+		}
+		return false
+	}, true
+}
+
 func (cp *compiler) lintTypes(e eql.Expr) {
 	warn := func(p eql.Pos, tf *typedField, why string) {
 		cp.warns = append(cp.warns, &eql.Error{Src: cp.src, Pos: p,

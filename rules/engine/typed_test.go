@@ -108,6 +108,14 @@ func TestTypedComparisons(t *testing.T) {
 		{`source.port == 443`, `,"source":{"port":443.7}`, true}, // coerce truncates
 		{`source.port == 443.5`, `,"source":{"port":443.5}`, false},
 		{`source.port < 1000`, `,"source":{"port":"80"}`, true},
+		{`source.port in (22, 443)`, `,"source":{"port":"443"}`, true},
+		{`source.port in (22, 443)`, `,"source":{"port":443.9}`, true}, // truncated when indexed
+		{`source.port in (22, 443.5)`, `,"source":{"port":443.5}`, false},
+		{`source.port in ("22", "443")`, `,"source":{"port":443}`, true},
+		{`score in (0.1, 0.2)`, `,"score":"0.2"`, true},
+		{`cost in (1.234)`, `,"cost":1.23`, true},
+		{`source.port not in (22, 443)`, `,"source":{"port":"443"}`, false},
+		{`source.port in (22, null)`, `,"source":{}`, true},
 		{`score == 0.1`, `,"score":0.1`, true},
 		{`score == 0.10000000149011612`, `,"score":0.1`, true}, // float32(0.1)
 		{`cost == 1.234`, `,"cost":1.23`, true},                // scaled to 123 both

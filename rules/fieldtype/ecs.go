@@ -106,7 +106,7 @@ const ecsSingle = "@timestamp:date message:text tags labels:object"
 // ecsOpen are namespaces ECS (or an integration the rules read) defines and
 // the table does not enumerate.
 const ecsOpen = "cloud threat tls log service error observer vulnerability email faas interface package span trace " +
-	"transaction gen_ai device volume"
+	"transaction gen_ai device volume file.x509 user.risk"
 
 // endpointTyped are Elastic Defend fields beyond ECS whose type changes a
 // comparison, and the endpoint-only top-level objects.
@@ -169,6 +169,9 @@ func (s *Schema) addFields(prefix, spec string) {
 			t = ParseType(typ)
 		}
 		f := Field{Name: prefix + name, Type: t}
+		if t == Object {
+			s.Open(f.Name) // object, nested, flattened: sub-fields not enumerated
+		}
 		if t == ScaledFloat {
 			f.ScalingFactor = 1000
 		}

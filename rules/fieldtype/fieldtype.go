@@ -151,7 +151,8 @@ func (s *Schema) Add(f Field) {
 	}
 }
 
-// Open marks a top-level namespace whose fields are not enumerated.
+// Open marks a namespace or object (any dotted prefix) whose fields are not
+// enumerated.
 func (s *Schema) Open(prefix string) { s.open[prefix] = true }
 
 // Lookup returns a field's type information.
@@ -189,13 +190,22 @@ func (s *Schema) Covered(name string) bool {
 		return false
 	}
 	top, _, _ := strings.Cut(name, ".")
-	if s.open[top] || top != "" && 'A' <= top[0] && top[0] <= 'Z' {
-		return false // an open namespace; endpoint-only objects (Effective_process, Target, ...)
+	if top != "" && 'A' <= top[0] && top[0] <= 'Z' {
+		return false // endpoint-only objects (Effective_process, Target, ...)
 	}
-	for seg := range strings.SplitSeq(name, ".") {
-		if seg == "Ext" {
-			return false // Elastic Defend's extension objects are open
+	for i := 0; ; {
+		end := len(name)
+		j := strings.IndexByte(name[i:], '.')
+		if j >= 0 {
+			end = i + j
 		}
+		if name[i:end] == "Ext" || s.open[name[:end]] {
+			return false // an open namespace or object; Elastic Defend's Ext objects
+		}
+		if j < 0 {
+			break
+		}
+		i = end + 1
 	}
 	_, isField := s.fields[top]
 	return s.objects[top] || isField

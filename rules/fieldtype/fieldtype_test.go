@@ -164,7 +164,8 @@ func TestBuiltin(t *testing.T) {
 		}
 	}
 	if !s.Covered("process.nam") || s.Covered("process.Ext.anything") || s.Covered("winlog.event_data.X") ||
-		s.Covered("cloud.provider") || s.Covered("Effective_process.x") {
+		s.Covered("cloud.provider") || s.Covered("Effective_process.x") || s.Covered("dns.answers.data") ||
+		s.Covered("file.pe.sections.name") || s.Covered("file.x509.issuer.common_name") || !s.Covered("dns.answer") {
 		t.Error("coverage")
 	}
 	if got := s.Suggest("process.nmae", nil, 3); len(got) == 0 || got[0] != "process.name" {
