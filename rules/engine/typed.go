@@ -301,9 +301,9 @@ func (tf *typedField) holds(x *typedTest, v *tval) bool {
 	return tf.cmp(v, &x.lo) >= 0
 }
 
-// typedPred is true when some value of the field satisfies one of tests
-// (a comparison has one test, an in list one per item).
-func (cp *compiler) typedPred(f *eql.Field, tf *typedField, tests []typedTest, matchNull bool) predFn {
+// anyTyped is true when some value of the field, read as its type,
+// satisfies ok (or, with matchNull, when the field has no value).
+func (cp *compiler) anyTyped(f *eql.Field, tf *typedField, matchNull bool, ok func(v *tval) bool) predFn {
 	slot := cp.slot(f)
 	return func(c *ctx) bool {
 		ev := c.ev
@@ -311,14 +311,8 @@ func (cp *compiler) typedPred(f *eql.Field, tf *typedField, tests []typedTest, m
 			return true
 		}
 		for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
-			v, ok := tf.event(&ev.vals[i-1].v)
-			if !ok {
-				continue
-			}
-			for k := range tests {
-				if tf.holds(&tests[k], &v) {
-					return true
-				}
+			if v, read := tf.event(&ev.vals[i-1].v); read && ok(&v) {
+				return true
 			}
 		}
 		return false
@@ -333,17 +327,15 @@ func (cp *compiler) typedComparison(f *eql.Field, tf *typedField, lit *eql.Liter
 	if why != "" {
 		return func(*ctx) bool { return false } // lintTypes warns
 	}
-	return cp.typedPred(f, tf, []typedTest{x}, false)
+	return cp.anyTyped(f, tf, false, func(v *tval) bool { return tf.holds(&x, v) })
 }
 
 // typedIn compiles `f in (literals)` and `f in~ (...)` (case does not
 // matter for these types); ok=false when the list has a non-literal.
-// Numbers are looked up in a set (typedNumIn), the rest tested in turn.
+// Numbers are looked up in a set of stored values, the rest tested in turn.
 func (cp *compiler) typedIn(f *eql.Field, tf *typedField, list []eql.Expr) (predFn, bool) {
-	if tf.f.Type.Numeric() {
-		return cp.typedNumIn(f, tf, list)
-	}
 	var tests []typedTest
+	nums := map[float64]struct{}{}
 	hasNull := false
 	for _, e := range list {
 		l, ok := e.(*eql.Literal)
@@ -357,50 +349,33 @@ func (cp *compiler) typedIn(f *eql.Field, tf *typedField, list []eql.Expr) (pred
 		x := typedTest{op: eql.OpEq}
 		var why string
 		x.lo, x.hi, x.prefix, why = tf.literal(l, true)
-		if why != "" {
-			continue // lintTypes warns
+		switch {
+		case why != "": // lintTypes warns
+		case tf.f.Type.Numeric():
+			nums[x.lo.num] = struct{}{}
+		default:
+			tests = append(tests, x)
 		}
-		tests = append(tests, x)
 	}
-	return cp.typedPred(f, tf, tests, hasNull), true
+	if tf.f.Type.Numeric() {
+		return cp.anyTyped(f, tf, hasNull, func(v *tval) bool {
+			_, ok := nums[v.num]
+			return ok
+		}), true
+	}
+	return cp.anyTyped(f, tf, hasNull, func(v *tval) bool {
+		for k := range tests {
+			if tf.holds(&tests[k], v) {
+				return true
+			}
+		}
+		return false
+	}), true
 }
 
 // lintTypes warns about the comparisons in e that the field's type makes
 // never true. It walks the condition itself, since a memoized condition is
 // compiled once for all the rules that share it.
-func (cp *compiler) typedNumIn(f *eql.Field, tf *typedField, list []eql.Expr) (predFn, bool) {
-	set := map[float64]struct{}{}
-	hasNull := false
-	for _, e := range list {
-		l, ok := e.(*eql.Literal)
-		if !ok {
-			return nil, false
-		}
-		if l.Kind == eql.LitNull {
-			hasNull = true
-			continue
-		}
-		if lo, _, _, why := tf.literal(l, true); why == "" {
-			set[lo.num] = struct{}{}
-		}
-	}
-	slot := cp.slot(f)
-	return func(c *ctx) bool {
-		ev := c.ev
-		if hasNull && !ev.exists(slot) {
-			return true
-		}
-		for i := ev.slots[slot].head; i != 0; i = ev.vals[i-1].next {
-			if v, ok := tf.event(&ev.vals[i-1].v); ok {
-				if _, ok := set[v.num]; ok {
-					return true
-				}
-			}
-		}
-		return false
-	}, true
-}
-
 func (cp *compiler) lintTypes(e eql.Expr) {
 	warn := func(p eql.Pos, tf *typedField, why string) {
 		cp.warns = append(cp.warns, &eql.Error{Src: cp.src, Pos: p,
