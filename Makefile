@@ -53,6 +53,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZN) ./rules/eql/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZN) ./rules/engine/
 	$(GO) test -run='^$$' -fuzz='^FuzzCompileEval$$' -fuzztime=$(FUZZN) ./rules/engine/
+	$(GO) test -run='^$$' -fuzz='^FuzzLuceneRegex$$' -fuzztime=$(FUZZN) ./rules/engine/
 
 # Memory and allocation guards need a build without the race detector; the
 # generator's oracle tests and the ground-truth comparison run at full size
