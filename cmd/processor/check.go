@@ -12,6 +12,7 @@ import (
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
 	"github.com/eqlstream/eqlstream/rules/eql"
+	"github.com/eqlstream/eqlstream/rules/fieldtype"
 	"github.com/eqlstream/eqlstream/rules/lint"
 )
 
@@ -102,12 +103,10 @@ func schemaWarnings(set *rules.RuleSet, r *engine.Rule, opts engine.Options) eql
 		o.Always = append(o.Always, opts.TiebreakerField)
 	}
 	o.Always = append(o.Always, opts.RequiredFields...)
+	var src *eql.Source
 	if meta := set.Rule(r); meta != nil {
 		o.CategoryOverride = meta.EventCategoryOverride != ""
 		o.Known = meta.RequiredFieldNames()
-	}
-	var src *eql.Source
-	if meta := set.Rule(r); meta != nil {
 		src = meta.Source
 	}
 	return lint.Rule(r.Query, src, o)
@@ -152,7 +151,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 		printCompileErrors(stderr, err)
 		return exitRules
 	}
-	set, _ := rules.Compile(rs, engine.Options{})
+	set, _ := rules.Compile(rs, engine.Options{Types: fieldtype.Builtin()}) // as eval and run compile them
 	compiled := map[string]*engine.Rule{}
 	if set.Program != nil {
 		for _, r := range set.Program.Rules() {
