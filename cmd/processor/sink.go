@@ -41,6 +41,10 @@ func cmdSinkES(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.AlertsTopic, "alerts-topic", "eqlstream-alerts", "topic of alert documents (read read_committed)")
 	fs.StringVar(&cfg.Group, "group", "eqlstream-es-sink", "consumer group (offsets committed after indexing)")
 	fs.StringVar(&cfg.DLQTopic, "dlq-topic", "eqlstream-es-dlq", "dead-letter topic for documents Elasticsearch rejects")
+	var dlqParts, dlqRF int
+	fs.BoolVar(&cfg.CreateDLQ, "create-topics", false, "create the dead-letter topic when it is missing")
+	fs.IntVar(&dlqParts, "partitions", 3, "partitions of a created dead-letter topic")
+	fs.IntVar(&dlqRF, "replication-factor", 1, "replication factor of a created dead-letter topic")
 	fs.StringVar(&urls, "es-url", "", "Elasticsearch URLs, comma separated (https://host:9200)")
 	fs.StringVar(&cfg.Index, "index", "eqlstream-alerts", "index (or alias) the alerts go to; the template matches <index>*")
 	fs.StringVar(&cfg.TemplateName, "template-name", "eqlstream-alerts", "name of the index template installed at start")
@@ -78,6 +82,7 @@ func cmdSinkES(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	cfg.ES.URLs = splitList(urls)
+	cfg.DLQPartitions, cfg.DLQReplication = int32(dlqParts), int16(dlqRF)
 	cfg.ES.Password = os.Getenv("EQLSTREAM_ES_PASSWORD")
 	cfg.ES.APIKey = os.Getenv("EQLSTREAM_ES_API_KEY")
 	if cfg.ES.InsecureSkipVerify {

@@ -16,13 +16,14 @@ import (
 	"github.com/eqlstream/eqlstream/health"
 	"github.com/eqlstream/eqlstream/sinks"
 	json "github.com/goccy/go-json"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Dead-letter reasons (header eqlstream.error.reason).
 const (
-	ReasonRejected = "es_rejected"   // Elasticsearch refused the document (mapping conflict, ...)
+	ReasonRejected = "es_rejected"    // Elasticsearch refused the document (mapping conflict, ...)
 	ReasonNoID     = "es_no_alert_id" // neither the eqlstream.alert_id header nor kibana.alert.uuid
 	ReasonNotJSON  = "es_not_json"    // the value is not a JSON object
 )
@@ -32,6 +33,9 @@ type Config struct {
 	AlertsTopic     string
 	Group           string
 	DLQTopic        string
+	CreateDLQ       bool  // create the dead-letter topic when it is missing
+	DLQPartitions   int32 // partitions of a created dead-letter topic
+	DLQReplication  int16 // its replication factor
 	Index           string
 	TemplateName    string
 	InstallTemplate bool
@@ -90,13 +94,20 @@ func New(cfg Config, log *slog.Logger, m *Metrics, kopts ...kgo.Opt) (*Sink, err
 // Health is the sink's readiness and liveness.
 func (s *Sink) Health() *health.Tracker { return s.h }
 
-// Close leaves the group and closes the clients.
-func (s *Sink) Close() { s.cl.Close() }
+// Close leaves the group and closes the clients (a rebalance blocked by
+// the last poll is allowed first, or leaving would wait for it).
+func (s *Sink) Close() {
+	s.cl.AllowRebalance()
+	s.cl.Close()
+}
 
 // Run indexes until ctx ends or an error that retrying cannot heal
 // (authentication, authorization, an index that cannot exist).
 func (s *Sink) Run(ctx context.Context) error {
 	if err := s.waitES(ctx); err != nil {
+		return err
+	}
+	if err := s.ensureDLQ(ctx); err != nil {
 		return err
 	}
 	if s.cfg.InstallTemplate {
@@ -396,4 +407,29 @@ func (s *Sink) pingBrokers(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// ensureDLQ checks that the dead-letter topic exists (creating it with
+// CreateDLQ): a rejected document must have somewhere to go before the
+// first offset is committed.
+func (s *Sink) ensureDLQ(ctx context.Context) error {
+	adm := kadm.NewClient(s.cl)
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	td, err := adm.ListTopics(cctx, s.cfg.DLQTopic)
+	if err != nil {
+		return fmt.Errorf("dead-letter topic %s: %w", s.cfg.DLQTopic, err)
+	}
+	if td.Has(s.cfg.DLQTopic) && td[s.cfg.DLQTopic].Err == nil {
+		return nil
+	}
+	if !s.cfg.CreateDLQ {
+		return fmt.Errorf("dead-letter topic %s does not exist (create it, or give --create-topics)", s.cfg.DLQTopic)
+	}
+	parts, rf := max(s.cfg.DLQPartitions, 1), max(s.cfg.DLQReplication, 1)
+	if _, err := adm.CreateTopic(cctx, parts, rf, nil, s.cfg.DLQTopic); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+		return fmt.Errorf("creating dead-letter topic %s: %w", s.cfg.DLQTopic, err)
+	}
+	s.log.Info("topic created", "topic", s.cfg.DLQTopic, "partitions", parts, "replication_factor", rf)
+	return nil
 }
