@@ -41,3 +41,7 @@ func (s *RuleSet) AlertDocs(m engine.Match, bodies Bodies, processedAt time.Time
 	}
 	return s.format(in, AlertID(in.Rule, in.Events))
 }
+
+// Lookup finds a field in a decoded document: nested objects, dotted keys
+// or a mix, as Elasticsearch treats them.
+func Lookup(doc map[string]any, path string) (any, bool) { return lookup(doc, path) }

@@ -394,26 +394,8 @@ func marshal(doc map[string]any) ([]byte, error) {
 	return json.MarshalNoEscape(doc)
 }
 
-// lookup finds a field in a document: nested objects, dotted keys or a mix.
-func lookup(doc map[string]any, path string) (any, bool) {
-	if v, ok := doc[path]; ok {
-		return v, true
-	}
-	for i := 0; i < len(path); i++ {
-		if path[i] != '.' {
-			continue
-		}
-		if sub, ok := doc[path[:i]].(map[string]any); ok {
-			if v, ok := lookup(sub, path[i+1:]); ok {
-				return v, true
-			}
-		}
-	}
-	return nil, false
-}
-
 func stringAt(doc map[string]any, path string) string {
-	v, _ := lookup(doc, path)
+	v, _ := rules.Lookup(doc, path)
 	s, _ := v.(string)
 	return s
 }

@@ -268,3 +268,43 @@ func TestFieldMapWellFormed(t *testing.T) {
 		}
 	}
 }
+
+// TestIndexTemplate: the template maps each field of the field map with
+// its type at its path (unmapped ones left out), and the basic variant
+// replaces the types a minimal distribution lacks.
+func TestIndexTemplate(t *testing.T) {
+	prop := func(tpl map[string]any, path string) map[string]any {
+		m := tpl["template"].(map[string]any)["mappings"].(map[string]any)
+		props := m["properties"].(map[string]any)
+		parts := strings.Split(path, ".")
+		for _, p := range parts[:len(parts)-1] {
+			node, ok := props[p].(map[string]any)
+			if !ok {
+				return nil
+			}
+			props, _ = node["properties"].(map[string]any)
+		}
+		v, _ := props[parts[len(parts)-1]].(map[string]any)
+		return v
+	}
+	full := IndexTemplate([]string{"eqlstream-alerts*"}, TemplateOptions{})
+	for path, want := range map[string]string{
+		"kibana.alert.depth": "long", "kibana.alert.ancestors.id": "keyword", "kibana.alert.rule.parameters": "flattened",
+		"kibana.alert.group.index": "integer", "@timestamp": "date", "host.ip": "ip", "process.command_line": "wildcard",
+		"message": "match_only_text", "kibana.alert.original_time": "date",
+	} {
+		if got := prop(full, path); got == nil || got["type"] != want {
+			t.Errorf("%s mapped as %v, want %s", path, got, want)
+		}
+	}
+	if prop(full, "kibana.alert.rule.actions") != nil {
+		t.Error("an unmapped field is in the template")
+	}
+	basic := IndexTemplate([]string{"x*"}, TemplateOptions{Basic: true})
+	if prop(basic, "process.command_line")["type"] != "keyword" || prop(basic, "message")["type"] != "text" {
+		t.Errorf("basic: command_line %v message %v", prop(basic, "process.command_line"), prop(basic, "message"))
+	}
+	if m := full["template"].(map[string]any)["mappings"].(map[string]any); m["dynamic"] != false {
+		t.Errorf("dynamic = %v", m["dynamic"])
+	}
+}

@@ -84,32 +84,22 @@ func scalarEqual(a, b any) bool {
 func arrayIntersection(a, b []any) []any {
 	out := []any{}
 	for _, x := range a {
-		if _, isObj := x.(map[string]any); isObj {
+		switch x.(type) {
+		case map[string]any, []any:
 			continue
 		}
-		if _, isArr := x.([]any); isArr {
-			continue
-		}
-		in := false
-		for _, y := range b {
-			if scalarEqual(x, y) {
-				in = true
-				break
-			}
-		}
-		if !in {
-			continue
-		}
-		dup := false
-		for _, y := range out {
-			if scalarEqual(x, y) {
-				dup = true
-				break
-			}
-		}
-		if !dup {
+		if containsScalar(b, x) && !containsScalar(out, x) {
 			out = append(out, x)
 		}
 	}
 	return out
+}
+
+func containsScalar(list []any, x any) bool {
+	for _, y := range list {
+		if scalarEqual(x, y) {
+			return true
+		}
+	}
+	return false
 }

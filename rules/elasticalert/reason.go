@@ -3,6 +3,8 @@ package elasticalert
 import (
 	"strings"
 
+	"github.com/eqlstream/eqlstream/rules"
+
 	json "github.com/goccy/go-json"
 )
 
@@ -13,7 +15,7 @@ import (
 func Reason(name, severity string, doc map[string]any) string {
 	interest := false
 	get := func(path string, ofInterest bool) string {
-		v, ok := lookup(doc, path)
+		v, ok := rules.Lookup(doc, path)
 		if !ok {
 			return ""
 		}
