@@ -228,8 +228,11 @@ func TestElasticSinkKill9NoDuplicatesNoGap(t *testing.T) {
 	es := esURL(t)
 	e := newEnv(t)
 	n := e.names
-	events, _ := genEvents(t, t.TempDir(), "events.ndjson", true, genArgs("404", 40000)...)
+	events, _ := genEvents(t, t.TempDir(), "events.ndjson", true, genArgs("404", 20000)...)
 	want, _ := evalElastic(t, events)
+	if len(want) < 60 {
+		t.Fatalf("eval wrote %d documents: too few to kill the sink mid-stream", len(want))
+	}
 	e.runToAlerts(n, events)
 	index := n.Group + "-alerts"
 	esCleanup(t, es, index)
@@ -282,6 +285,26 @@ func TestElasticSinkKill9NoDuplicatesNoGap(t *testing.T) {
 		t.Errorf("indexed_total %v + %v < %d", before, second, len(want))
 	}
 	s2.terminate(time.Minute)
+	// a full replay (a new group reads the topic from the start) overwrites
+	// every document: still one per alert, each now at _version >= 2
+	s3 := e.startProcessor("sink-replay", append(e.sinkArgs(n, es, index), "--group", n.Group+"-es-replay")...)
+	waitIndexed(t, s3, len(want), 2*time.Minute)
+	got, perUUID, versions = esIndexed(t, es, index)
+	replayed := 0
+	for _, v := range versions {
+		if v >= 2 {
+			replayed++
+		}
+	}
+	dups = 0
+	for _, c := range perUUID {
+		dups += c - 1
+	}
+	t.Logf("full replay: indexed=%d expected=%d duplicates=%d overwritten=%d", len(got), len(want), dups, replayed)
+	if len(got) != len(want) || dups != 0 || replayed != len(want) {
+		t.Errorf("after a full replay: %d documents (want %d), %d duplicates, %d at _version >= 2", len(got), len(want), dups, replayed)
+	}
+	s3.terminate(time.Minute)
 }
 
 func TestElasticSinkMappingConflictToDLQ(t *testing.T) {
