@@ -245,11 +245,18 @@ func alertFields(r *rules.Rule, id, ts, originalTime string, ancestors []any, de
 		"kibana.alert.rule.severity":           r.Severity,
 		"kibana.alert.rule.parameters":         parameters(r),
 	}
+	// Kibana leaves out what the rule does not set
 	if r.TimestampOverride != "" {
 		m["kibana.alert.rule.timestamp_override"] = r.TimestampOverride
 	}
 	if r.BuildingBlockType != "" {
 		m["kibana.alert.rule.building_block_type"] = r.BuildingBlockType
+	}
+	if l := metaString(r, "license", ""); l != "" {
+		m["kibana.alert.rule.license"] = l
+	}
+	if r.Note != "" {
+		m["kibana.alert.rule.note"] = r.Note
 	}
 	return m
 }
