@@ -4,7 +4,7 @@ PKGS      ?= ./...
 SEED      ?= 1
 DURATION  ?= 3m
 
-.PHONY: mutants all build test unit perf-guards integration vet fmt-check fuzz bench demo kafka-up kafka-down kafka-secure-up kafka-secure-env kafka-secure-down chaos chaos-ci clean
+.PHONY: mutants all build test unit perf-guards integration vet fmt-check fuzz bench demo kafka-up kafka-down kafka-secure-up kafka-secure-env kafka-secure-down chaos chaos-ci clean es-up es-down es-sink-test
 
 # chaos: the exactly-once proof on a 3-node cluster (started here unless
 # KAFKA_BROKERS and KAFKA_LOCAL point at one; EQLSTREAM_KAFKA_STATE,
@@ -73,6 +73,18 @@ demo: build
 
 kafka-up:
 	deployments/kafka/kafka-local.sh up 1
+
+# Elasticsearch 8.17 from Maven Central on 127.0.0.1 (EQLSTREAM_ES_* choose
+# state dir and ports) for the sink's tests: ES_URL=$$(deployments/elasticsearch/es-local.sh url)
+es-up:
+	deployments/elasticsearch/es-local.sh up
+
+es-down:
+	deployments/elasticsearch/es-local.sh down
+
+# Only the Elasticsearch sink's tests (KAFKA_BROKERS and ES_URL).
+es-sink-test:
+	$(GO) test -count=1 -v -timeout 10m -run '^TestElasticSink' ./integration/
 
 kafka-down:
 	deployments/kafka/kafka-local.sh down

@@ -384,10 +384,11 @@ func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Pr
 // processed (nil for an idle flush).
 func (p *Pipeline) emitAlerts(ctx context.Context, t *txn, proc *partition.Processor, ms []engine.Match, rec *kgo.Record) error {
 	for _, m := range ms {
-		doc, id, err := p.set.Alert(m, p.bodies(ctx, proc, rec), time.Now())
+		docs, err := p.set.AlertDocs(m, p.bodies(ctx, proc, rec), time.Now())
 		if err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrFatal, proc.TP, err)
 		}
+		doc, id := docs[0].Doc, docs[0].ID
 		r := p.set.Rule(m.Rule)
 		var key []byte
 		var ts time.Time
@@ -397,7 +398,11 @@ func (p *Pipeline) emitAlerts(ctx context.Context, t *txn, proc *partition.Proce
 		if host, ok := alertHost(doc); ok {
 			key = []byte(host)
 		}
-		p.produce(ctx, t, sinks.AlertRecord(p.cfg.AlertsTopic, key, doc, r.ID, id))
+		// a group's documents (Elastic's shell and building blocks) go in
+		// the same transaction, keyed alike; counted once
+		for _, d := range docs {
+			p.produce(ctx, t, sinks.AlertRecord(p.cfg.AlertsTopic, key, d.Doc, r.ID, d.ID))
+		}
 		t.alerts = append(t.alerts, doc)
 		t.alertTs = append(t.alertTs, ts)
 		t.alertIDs = append(t.alertIDs, id)

@@ -33,6 +33,8 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var rulePaths multiFlag
 	var ef engineFlags
 	var xf exceptionFlags
+	var af alertFormat
+	af.register(fs)
 	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable; default: the built-in detections)")
 	query := fs.String("query", "", "an inline EQL query to evaluate (rule id \"query\")")
 	output := fs.String("output", "", "write alerts here instead of stdout")
@@ -69,6 +71,10 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eval: %d rules failed to compile\n", len(set.Failed))
 		return exitRules
 	}
+	if err := af.apply(set); err != nil {
+		fmt.Fprintf(stderr, "eval: %v\n", err)
+		return exitUsage
+	}
 	out := stdout
 	if *output != "" {
 		f, err := os.Create(*output)
@@ -97,7 +103,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	lastProgress := start
 	emit := func(ms []engine.Match, cur []byte, curRef uint64) error {
 		for _, m := range ms {
-			doc, _, err := set.Alert(m, func(r uint64) ([]byte, bool) {
+			docs, err := set.AlertDocs(m, func(r uint64) ([]byte, bool) {
 				if r == curRef && cur != nil {
 					return cur, true
 				}
@@ -106,8 +112,10 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
-			if err := bw.Write(doc); err != nil {
-				return fmt.Errorf("writing alerts: %w", err)
+			for _, d := range docs {
+				if err := bw.Write(d.Doc); err != nil {
+					return fmt.Errorf("writing alerts: %w", err)
+				}
 			}
 			st.alerts++
 			st.perRule[set.Rule(m.Rule).Name]++
