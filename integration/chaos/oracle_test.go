@@ -8,8 +8,15 @@ package chaos
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/eqlstream/eqlstream/internal/gen"
+	"github.com/eqlstream/eqlstream/internal/testutil"
 )
 
 // allowedDisorder is the processors' default --allowed-disorder (the chaos
@@ -103,6 +110,106 @@ func simulateWatermarks(input map[int32][]inRec, flushPoints map[int32][]int64) 
 		}
 	}
 	return out, lateCount
+}
+
+// ruleOfKind maps the generator's chain kinds to the built-in rules' IDs.
+var ruleOfKind = map[string]string{
+	gen.KindAPTShell:         "7a756487-690f-4e73-922d-891a00202b9f",
+	gen.KindAPTNetcon:        "007e138a-8a35-4afb-83ad-db3121eabf85",
+	gen.KindDPKGUnusual:      "71e5ab27-ba4a-4851-8ef9-52296169170c",
+	gen.KindChmodPersistence: "b0170349-ba6d-428a-9668-eb90b69b8de8",
+}
+
+// truthResult is what the oracle found.
+type truthResult struct {
+	chains, ok, missing, unexpected, excused, lateAlerted, pending, unexplained int
+	lateChainEvents                                                             int
+}
+
+// judgeChains compares the alerts (counted by testutil.ChainKey) with the
+// injected chains, given every input record's lateness by value hash. It
+// returns the counts, a note for each chain that is not simply right, and
+// the late chain events per partition (by stream line).
+func judgeChains(injs []gen.Injection, lines [][]byte, have map[string]int, late map[uint64]lateness) (truthResult, []string, map[int32]map[int]bool) {
+	var res truthResult
+	var notes []string
+	lateChainEvents := map[int32]map[int]bool{}
+	want := map[string]bool{}
+	for _, inj := range injs {
+		if inj.Lookalike {
+			continue
+		}
+		res.chains++
+		k := testutil.ChainKey(ruleOfKind[inj.Kind], inj.HostID, inj.EntityIDs)
+		want[k] = true
+		n := have[k]
+		// a sequence's stage events may arrive late or be still buffered;
+		// an event rule matches every event on arrival
+		var why []string
+		isLate, isPending := false, false
+		for i, line := range inj.Lines {
+			if len(inj.Lines) == 1 {
+				break
+			}
+			l, ok := late[xxhash.Sum64(lines[line])]
+			if !ok {
+				notes = append(notes, fmt.Sprintf("%s/%s event %d (line %d) is not in the input topic", inj.Kind, inj.Variant, i+1, line))
+				res.unexplained++
+				continue
+			}
+			switch {
+			case l.late:
+				isLate = true
+				if lateChainEvents[l.part] == nil {
+					lateChainEvents[l.part] = map[int]bool{}
+				}
+				lateChainEvents[l.part][line] = true
+				cause := fmt.Sprintf("the idle flush recorded at offset %d", l.flushAt)
+				if l.flushAt < 0 {
+					cause = "disorder beyond --allowed-disorder"
+				}
+				why = append(why, fmt.Sprintf("stage %d (partition %d offset %d, @timestamp %s) arrived %s behind the watermark %s set by %s",
+					i+1, l.part, l.off, fmtNS(l.ts), time.Duration(l.wm-l.ts), fmtNS(l.wm), cause))
+			case l.pending:
+				isPending = true
+				why = append(why, fmt.Sprintf("stage %d (partition %d offset %d) is still in the committed reorder buffer", i+1, l.part, l.off))
+			}
+		}
+		if n > 1 {
+			res.unexpected += n - 1
+			notes = append(notes, fmt.Sprintf("DUPLICATE: %d alerts for %s/%s on %s", n, inj.Kind, inj.Variant, inj.HostID))
+			n = 1
+		}
+		what := fmt.Sprintf("%s/%s on %s: %s", inj.Kind, inj.Variant, inj.HostID, strings.Join(why, "; "))
+		switch {
+		case n == 1 && (isLate || isPending):
+			res.lateAlerted++
+			notes = append(notes, "late and still alerted: "+what)
+		case n == 1:
+			res.ok++
+		case isLate:
+			res.excused++
+			notes = append(notes, "excused: "+what)
+		case isPending:
+			res.pending++
+			notes = append(notes, "pending: "+what)
+		default:
+			res.missing++
+			notes = append(notes, fmt.Sprintf("MISSING %s/%s on %s: %s (events at lines %v, all on time)", inj.Kind, inj.Variant, inj.HostID, k, inj.Lines))
+		}
+	}
+	keys := make([]string, 0, len(have))
+	for k := range have {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if !want[k] {
+			res.unexpected += have[k]
+			notes = append(notes, fmt.Sprintf("UNEXPECTED alert %s (%d)", k, have[k]))
+		}
+	}
+	return res, notes, lateChainEvents
 }
 
 func fmtNS(ns int64) string { return time.Unix(0, ns).UTC().Format("15:04:05.000") }
@@ -199,5 +306,59 @@ func TestStripProcessedAt(t *testing.T) {
 	var m map[string]any
 	if err := json.Unmarshal(got, &m); err != nil {
 		t.Errorf("stripped body is not JSON: %v", err)
+	}
+}
+
+func TestJudgeChains(t *testing.T) {
+	lines := [][]byte{}
+	late := map[uint64]lateness{}
+	// line adds an input record with the given lateness and returns its
+	// stream position
+	line := func(l lateness) int {
+		b := []byte(fmt.Sprintf(`{"n":%d}`, len(lines)))
+		lines = append(lines, b)
+		late[xxhash.Sum64(b)] = l
+		return len(lines) - 1
+	}
+	onTime := lateness{flushAt: -1}
+	lateEv := lateness{part: 2, off: 40, late: true, flushAt: 37}
+	pending := lateness{part: 3, off: 90, pending: true, flushAt: -1}
+	seq := func(host string, a, b lateness) gen.Injection {
+		return gen.Injection{Kind: gen.KindAPTShell, Variant: "v", HostID: host, EntityIDs: []string{host + "-1", host + "-2"},
+			Lines: []int{line(a), line(b)}}
+	}
+	injs := []gen.Injection{
+		seq("ok", onTime, onTime),
+		seq("missing", onTime, onTime),
+		seq("excused", onTime, lateEv),
+		seq("late-alerted", lateEv, onTime),
+		seq("pending", onTime, pending),
+		seq("twice", onTime, onTime),
+		// an event rule matches on arrival: a late event excuses nothing
+		{Kind: gen.KindDPKGUnusual, Variant: "v", HostID: "event", EntityIDs: []string{"event-1"}, Lines: []int{line(lateEv)}},
+		{Kind: gen.KindDPKGUnusual, Variant: "v", HostID: "lookalike", EntityIDs: []string{"x"}, Lines: []int{line(onTime)}, Lookalike: true},
+	}
+	key := func(inj gen.Injection) string {
+		return testutil.ChainKey(ruleOfKind[inj.Kind], inj.HostID, inj.EntityIDs)
+	}
+	have := map[string]int{
+		key(injs[0]): 1, key(injs[3]): 1, key(injs[5]): 2,
+		key(injs[7]): 1, // an alert for the look-alike
+		testutil.ChainKey("some-rule", "ok", nil): 1,
+	}
+	res, notes, lateEvents := judgeChains(injs, lines, have, late)
+	want := truthResult{chains: 7, ok: 2, missing: 2, unexpected: 3, excused: 1, lateAlerted: 1, pending: 1}
+	if res != want {
+		t.Errorf("judgeChains = %+v, want %+v\n%s", res, want, strings.Join(notes, "\n"))
+	}
+	if len(lateEvents[2]) != 2 { // the sequences' late events; not the event rule's
+		t.Errorf("late chain events %v, want two in partition 2", lateEvents)
+	}
+	joined := strings.Join(notes, "\n")
+	for _, s := range []string{"excused: apt_shell/v on excused: stage 2 (partition 2 offset 40", "set by the idle flush recorded at offset 37",
+		"MISSING dpkg_unusual/v on event", "pending: apt_shell/v on pending", "DUPLICATE: 2 alerts"} {
+		if !strings.Contains(joined, s) {
+			t.Errorf("notes lack %q:\n%s", s, joined)
+		}
 	}
 }

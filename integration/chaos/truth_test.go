@@ -20,38 +20,14 @@ package chaos
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"sort"
-	"strings"
-	"time"
 
-	"github.com/cespare/xxhash/v2"
-	"github.com/eqlstream/eqlstream/internal/gen"
 	"github.com/eqlstream/eqlstream/internal/testutil"
 	"github.com/eqlstream/eqlstream/rules/engine"
 )
 
-// ruleOfKind maps the generator's chain kinds to the built-in rules' IDs.
-var ruleOfKind = map[string]string{
-	gen.KindAPTShell:         "7a756487-690f-4e73-922d-891a00202b9f",
-	gen.KindAPTNetcon:        "007e138a-8a35-4afb-83ad-db3121eabf85",
-	gen.KindDPKGUnusual:      "71e5ab27-ba4a-4851-8ef9-52296169170c",
-	gen.KindChmodPersistence: "b0170349-ba6d-428a-9668-eb90b69b8de8",
-}
-
-// truthResult is what the oracle found.
-type truthResult struct {
-	chains, ok, missing, unexpected, excused, lateAlerted, pending, unexplained int
-	lateChainEvents                                                             int
-}
-
 // checkTruth compares the committed alert bodies with the injected chains.
 func (h *harness) checkTruth(got alerts, input map[int32][]inRec, hist map[int32]*partHistory) truthResult {
-	var res truthResult
-	byHash := map[uint64]int{}
-	for i, l := range h.lines {
-		byHash[xxhash.Sum64(l)] = i
-	}
 	points := map[int32][]int64{}
 	for p, ph := range hist {
 		points[p] = ph.Points
@@ -59,88 +35,22 @@ func (h *harness) checkTruth(got alerts, input map[int32][]inRec, hist map[int32
 	late, lateCount := simulateWatermarks(input, points)
 	// alerts per key
 	have := map[string]int{}
+	badBodies := 0
 	for _, id := range got.ids {
 		for _, body := range got.bodies[id] {
 			k, err := testutil.AlertChainKey(body)
 			if err != nil {
 				h.logf("alert %s: %v", id, err)
-				res.unexpected++
+				badBodies++
 				continue
 			}
 			have[k]++
 		}
 	}
-	lateChainEvents := map[int32]map[int]bool{}
-	want := map[string]bool{}
-	var excused []string
-	for _, inj := range h.injections {
-		if inj.Lookalike {
-			continue
-		}
-		res.chains++
-		k := testutil.ChainKey(ruleOfKind[inj.Kind], inj.HostID, inj.EntityIDs)
-		want[k] = true
-		n := have[k]
-		// a sequence's stage events may arrive late or be still buffered;
-		// an event rule matches every event on arrival
-		var why []string
-		isLate, isPending := false, false
-		if len(inj.Lines) > 1 {
-			for i, line := range inj.Lines {
-				l, ok := late[xxhash.Sum64(h.lines[line])]
-				if !ok {
-					h.logf("truth: %s/%s event %d (line %d) is not in the input topic", inj.Kind, inj.Variant, i+1, line)
-					res.unexplained++
-					continue
-				}
-				switch {
-				case l.late:
-					isLate = true
-					if lateChainEvents[l.part] == nil {
-						lateChainEvents[l.part] = map[int]bool{}
-					}
-					lateChainEvents[l.part][line] = true
-					cause := fmt.Sprintf("the idle flush recorded at offset %d", l.flushAt)
-					if l.flushAt < 0 {
-						cause = "disorder beyond --allowed-disorder"
-					}
-					why = append(why, fmt.Sprintf("stage %d (partition %d offset %d, @timestamp %s) arrived %s behind the watermark %s set by %s",
-						i+1, l.part, l.off, fmtNS(l.ts), time.Duration(l.wm-l.ts), fmtNS(l.wm), cause))
-				case l.pending:
-					isPending = true
-					why = append(why, fmt.Sprintf("stage %d (partition %d offset %d) is still in the committed reorder buffer", i+1, l.part, l.off))
-				}
-			}
-		}
-		switch {
-		case n > 1:
-			res.unexpected += n - 1
-			if !isLate && !isPending {
-				res.ok++
-			}
-		case n == 1 && (isLate || isPending):
-			res.lateAlerted++
-		case n == 1:
-			res.ok++
-		case isLate:
-			res.excused++
-			excused = append(excused, fmt.Sprintf("%s/%s on %s: %s", inj.Kind, inj.Variant, inj.HostID, strings.Join(why, "; ")))
-		case isPending:
-			res.pending++
-			excused = append(excused, fmt.Sprintf("pending %s/%s on %s: %s", inj.Kind, inj.Variant, inj.HostID, strings.Join(why, "; ")))
-		default:
-			res.missing++
-			h.logf("truth: MISSING %s/%s on %s: %s (events at lines %v, all on time)", inj.Kind, inj.Variant, inj.HostID, k, inj.Lines)
-		}
-	}
-	for k, n := range have {
-		if !want[k] {
-			res.unexpected += n
-			h.logf("truth: UNEXPECTED alert %s (%d)", k, n)
-		}
-	}
-	for _, e := range excused {
-		h.logf("truth: excused %s", e)
+	res, notes, lateChainEvents := judgeChains(h.injections, h.lines, have, late)
+	res.unexpected += badBodies
+	for _, n := range notes {
+		h.logf("truth: %s", n)
 	}
 	// Every late chain event is a stage hit, so the engine counted it as
 	// late too: more late chain events than the committed late counter
