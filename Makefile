@@ -55,12 +55,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzCompileEval$$' -fuzztime=$(FUZZN) ./rules/engine/
 
 # Memory and allocation guards need a build without the race detector; the
-# generator's oracle tests and the ground-truth comparison run at full size
-# only without it (under -race they shrink), so they run here too.
+# generator's oracle tests, the ground-truth comparison and the corpus over
+# generated data run at full size only without it (under -race they shrink),
+# so they run here too.
 perf-guards:
 	$(GO) test -count=1 -run='^(TestZeroAllocNoMatch|TestZeroAllocNoMatchInOrder|TestStateBytesPerPartial)$$' ./rules/engine/ ./rules/bench/
 	$(GO) test -count=1 ./internal/gen/
-	$(GO) test -count=1 -run='^TestAlertsEqualGeneratorGroundTruth$$' ./rules/
+	$(GO) test -count=1 -run='^(TestAlertsEqualGeneratorGroundTruth|TestCorpusOnGeneratedData)$$' ./rules/
 
 test: fmt-check vet unit perf-guards fuzz
 
