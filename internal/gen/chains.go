@@ -120,8 +120,7 @@ func (g *Generator) chainAPTNetcon(b *builder) {
 		connT = t + g.between(40, 4900)
 	}
 	c, _ := b.spawn(connT-g.between(6, 30), sh, false, exe, args...)
-	b.connect(connT, c, ip, port, false, g.jitter(400))
-	b.mark(b.last())
+	b.mark(b.connect(connT, c, ip, port, false, g.jitter(400))) // the attempt, not the disconnect after it
 	fileT := connT + g.between(3, 40)
 	for _, e := range b.evs {
 		if e.kind == evNetDisconnect && e.p == c {
