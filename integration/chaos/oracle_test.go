@@ -173,7 +173,7 @@ func judgeChains(injs []gen.Injection, lines [][]byte, have map[string]int, late
 					notes = append(notes, fmt.Sprintf("UNEXPLAINED: %s/%s stage %d is late without an idle flush", inj.Kind, inj.Variant, i+1))
 				}
 				why = append(why, fmt.Sprintf("stage %d (partition %d offset %d, @timestamp %s) arrived %s behind the watermark %s set by %s",
-					i+1, l.part, l.off, fmtNS(l.ts), time.Duration(l.wm-l.ts), fmtNS(l.wm), cause))
+					i+1, l.part, l.off, fmtNS(l.ts), time.Duration(l.wm-l.ts).Round(time.Microsecond), fmtNS(l.wm), cause))
 			case l.pending:
 				isPending = true
 				why = append(why, fmt.Sprintf("stage %d (partition %d offset %d) is still in the committed reorder buffer", i+1, l.part, l.off))
