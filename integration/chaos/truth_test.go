@@ -36,8 +36,8 @@ func (h *harness) checkTruth(got alerts, input map[int32][]inRec, hist map[int32
 	// alerts per key
 	have := map[string]int{}
 	badBodies := 0
-	for _, id := range got.ids {
-		for _, body := range got.bodies[id] {
+	for id, bodies := range got.bodies { // every committed record, duplicates too
+		for _, body := range bodies {
 			k, err := testutil.AlertChainKey(body)
 			if err != nil {
 				h.logf("alert %s: %v", id, err)
