@@ -56,12 +56,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzLuceneRegex$$' -fuzztime=$(FUZZN) ./rules/engine/
 
 # Memory and allocation guards need a build without the race detector; the
-# generator's oracle tests and the ground-truth comparison run at full size
-# only without it (under -race they shrink), so they run here too.
+# generator's oracle tests, the ground-truth comparison and the corpus over
+# generated data run at full size only without it (under -race they shrink),
+# so they run here too.
 perf-guards:
 	$(GO) test -count=1 -run='^(TestZeroAllocNoMatch|TestZeroAllocNoMatchInOrder|TestStateBytesPerPartial)$$' ./rules/engine/ ./rules/bench/
 	$(GO) test -count=1 ./internal/gen/
-	$(GO) test -count=1 -run='^TestAlertsEqualGeneratorGroundTruth$$' ./rules/
+	$(GO) test -count=1 -run='^(TestAlertsEqualGeneratorGroundTruth|TestCorpusOnGeneratedData)$$' ./rules/
 
 test: fmt-check vet unit perf-guards fuzz
 
@@ -122,12 +123,13 @@ chaos:
 	$(GO) test -tags chaos -count=1 -v -timeout 90m -run '^TestChaos$$' ./integration/chaos/
 
 # The bounded version CI runs on every submission: the exactly-once run and
-# the three negative controls, on the cluster .ci/run started.
+# the four negative controls, on the cluster .ci/run started.
 chaos-ci:
 	$(MAKE) chaos SEED=$(SEED) DURATION=75s EVENTS=60000 HOSTS=300 ATTACK_RATE=0.012
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=keep-state-on-abort
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=at-least-once
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=30000 HOSTS=200 ATTACK_RATE=0.02 MODE=flush-unrecorded
+	$(MAKE) chaos SEED=$(SEED) DURATION=45s EVENTS=30000 HOSTS=200 ATTACK_RATE=0.02 MODE=wrong-rule
 
 # Mutation check of the test suite (not part of make test: ~5 minutes): each
 # mutant in internal/mutants/mutants.txt must make a test fail.
