@@ -75,11 +75,12 @@ func Get() (*Cluster, error) {
 	return cur, curErr
 }
 
-// Stop stops the cluster Get started (nothing for KAFKA_BROKERS) and logs
-// what it did; safe to call when Get never ran.
+// Stop stops the clusters Get and Secure started (nothing for KAFKA_BROKERS
+// or KAFKA_SECURE_BROKERS) and logs what it did; safe when neither ran.
 func Stop() {
 	mu.Lock()
 	defer mu.Unlock()
+	stopSecure()
 	if cur == nil || cur.stop == nil {
 		return
 	}
