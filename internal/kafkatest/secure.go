@@ -3,9 +3,6 @@ package kafkatest
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -49,55 +46,22 @@ func resolveSecure() (*Secured, error) {
 	if os.Getenv("CI") == "true" {
 		return nil, fmt.Errorf("KAFKA_SECURE_BROKERS and KAFKA_SECURE_DIR are required under CI (.ci/run starts the secured cluster)")
 	}
-	for _, tool := range []string{"java", "mvn", "openssl"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return nil, fmt.Errorf("%w: KAFKA_SECURE_BROKERS is unset and kafka-local.sh up --secure needs %s (not on PATH)", ErrUnavailable, tool)
-		}
-	}
-	root, err := RepoRoot()
+	n, err := newLocalNode("KAFKA_SECURE_BROKERS is unset", []string{"java", "mvn", "openssl"},
+		[]string{"EQLSTREAM_KAFKA_SECURE_BROKER_PORT", "EQLSTREAM_KAFKA_SECURE_CONTROLLER_PORT", "EQLSTREAM_KAFKA_SECURE_MTLS_PORT"},
+		[]string{"EQLSTREAM_KAFKA_BROKER_PORT", "EQLSTREAM_KAFKA_CONTROLLER_PORT", "EQLSTREAM_KAFKA_MTLS_PORT"})
 	if err != nil {
 		return nil, err
-	}
-	script := filepath.Join(root, "deployments", "kafka", "kafka-local.sh")
-	state, err := os.MkdirTemp("", "eqlstream-kafkatest-secure-")
-	if err != nil {
-		return nil, err
-	}
-	ports, err := freePorts(3)
-	if err != nil {
-		return nil, err
-	}
-	for i, name := range []string{"BROKER", "CONTROLLER", "MTLS"} {
-		if p, err := strconv.Atoi(os.Getenv("EQLSTREAM_KAFKA_SECURE_" + name + "_PORT")); err == nil {
-			ports[i] = p
-		}
-	}
-	env := []string{
-		"EQLSTREAM_KAFKA_STATE=" + state,
-		"EQLSTREAM_KAFKA_BROKER_PORT=" + strconv.Itoa(ports[0]),
-		"EQLSTREAM_KAFKA_CONTROLLER_PORT=" + strconv.Itoa(ports[1]),
-		"EQLSTREAM_KAFKA_MTLS_PORT=" + strconv.Itoa(ports[2]),
-	}
-	down := func() error {
-		_, err := run(2*time.Minute, env, script, "down")
-		os.RemoveAll(state)
-		if err == nil {
-			logf("secured kafka-local.sh node in %s stopped and removed", state)
-		}
-		return err
 	}
 	t0 := time.Now()
-	if _, err := run(4*time.Minute, env, script, "up", "--secure", "--mtls", "1"); err != nil {
-		_ = down()
-		return nil, fmt.Errorf("starting a secured kafka-local.sh node in %s: %w", state, err)
-	}
-	if _, err := run(4*time.Minute, env, script, "fetch-tools"); err != nil { // for `kafka-local.sh acl`
-		_ = down()
+	if err := n.up("--secure", "--mtls", "1"); err != nil {
 		return nil, err
 	}
-	out, err := run(time.Minute, env, script, "secure-env")
+	out, err := n.run(4*time.Minute, "fetch-tools") // for `kafka-local.sh acl`
+	if err == nil {
+		out, err = n.run(time.Minute, "secure-env")
+	}
 	if err != nil {
-		_ = down()
+		_ = n.down()
 		return nil, err
 	}
 	for _, line := range strings.Split(out, "\n") {
@@ -105,9 +69,9 @@ func resolveSecure() (*Secured, error) {
 			os.Setenv(k, v)
 		}
 	}
-	securedStop = down
-	s := &Secured{Brokers: SplitList(os.Getenv("KAFKA_SECURE_BROKERS")), MTLS: SplitList(os.Getenv("KAFKA_SECURE_MTLS_BROKERS")), Dir: state}
-	logf("secured kafka-local.sh node at %s (mTLS %s, state %s) ready in %.1fs", strings.Join(s.Brokers, ","), strings.Join(s.MTLS, ","), state, time.Since(t0).Seconds())
+	securedStop = n.down
+	s := &Secured{Brokers: SplitList(os.Getenv("KAFKA_SECURE_BROKERS")), MTLS: SplitList(os.Getenv("KAFKA_SECURE_MTLS_BROKERS")), Dir: n.state}
+	logf("secured kafka-local.sh node at %s (mTLS %s, state %s) ready in %.1fs", strings.Join(s.Brokers, ","), strings.Join(s.MTLS, ","), n.state, time.Since(t0).Seconds())
 	return s, nil
 }
 
