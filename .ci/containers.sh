@@ -29,18 +29,21 @@ MAVEN_IMAGE=${EQLSTREAM_MAVEN_IMAGE:-localhost/eqlstream/debian-maven:bookworm}
 KAFKA_IMAGE=${EQLSTREAM_KAFKA_IMAGE:-localhost/eqlstream/kafka:4.1.1}
 PROCESSOR_IMAGE=${EQLSTREAM_PROCESSOR_IMAGE:-localhost/eqlstream/processor:dev}
 GENERATOR_IMAGE=${EQLSTREAM_GENERATOR_IMAGE:-localhost/eqlstream/processor-generator:dev}
+SHELL_IMAGE=${EQLSTREAM_SHELL_IMAGE:-localhost/eqlstream/busybox:bookworm}
 mkdir -p "$STATE"
 
 step "packages"
 missing=()
-for tool in podman runc debootstrap; do
+for tool in podman runc debootstrap podman-compose; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
+[[ -x /usr/lib/cni/dnsname ]] || missing+=(dnsname) # service names on compose networks
 if ((${#missing[@]})); then
   echo "installing ${missing[*]} (Debian packages)"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    podman runc debootstrap uidmap slirp4netns containernetworking-plugins >/dev/null
+    podman runc debootstrap uidmap slirp4netns containernetworking-plugins \
+    podman-compose golang-github-containernetworking-plugin-dnsname >/dev/null
 fi
 podman --version
 
@@ -67,10 +70,16 @@ cleanup_containers() {
   echo "containers labelled org.testcontainers or org.eqlstream.test: $({ podman ps -aq --filter label=org.testcontainers; podman ps -aq --filter label=org.eqlstream.test; } | sort -u | wc -l)"
 }
 
+COMPOSE=(podman-compose -f deployments/docker-compose.yml -f deployments/docker-compose.local-images.yml)
+COMPOSE_UP=
 SERVICE_PID=
 finish() {
   local rc=$?
   step "cleanup"
+  if [[ -n $COMPOSE_UP ]]; then
+    "${COMPOSE[@]}" down >"$STATE/compose-down.log" 2>&1 || true
+    echo "compose project down"
+  fi
   if [[ -n $SERVICE_PID ]]; then
     kill "$SERVICE_PID" 2>/dev/null || true
     wait "$SERVICE_PID" 2>/dev/null || true
@@ -117,8 +126,19 @@ go mod download # every module of go.sum, for the build stage's offline module c
 gocache=(-v "$(go env GOROOT):/usr/local/go:ro" -v "$(go env GOMODCACHE):/go/pkg/mod" -v "$(go env GOCACHE):/root/.cache/go-build")
 podman build -q "${gocache[@]}" -f deployments/Dockerfile --target runtime \
   --build-arg GO_IMAGE="$BASE_IMAGE" --build-arg BASE=scratch -t "$PROCESSOR_IMAGE" .
+# The generator's shell must know pipefail (Debian's dash does not): a
+# busybox image from Debian's busybox-static, like the busybox image it
+# stands for.
+if podman image exists "$SHELL_IMAGE"; then
+  echo "$SHELL_IMAGE reused"
+else
+  printf '%s\n' 'ARG BASE' 'FROM ${BASE} AS bb' \
+    'RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static >/dev/null && cp "$(command -v busybox)" /busybox' \
+    'FROM scratch' 'COPY --from=bb /busybox /bin/busybox' 'RUN ["/bin/busybox", "--install", "-s", "/bin"]' |
+    podman build -q --build-arg BASE="$BASE_IMAGE" -t "$SHELL_IMAGE" -f - "$STATE"
+fi
 podman build -q "${gocache[@]}" -f deployments/Dockerfile --target generator \
-  --build-arg GO_IMAGE="$BASE_IMAGE" --build-arg SHELL_BASE="$BASE_IMAGE" -t "$GENERATOR_IMAGE" .
+  --build-arg GO_IMAGE="$BASE_IMAGE" --build-arg SHELL_BASE="$SHELL_IMAGE" -t "$GENERATOR_IMAGE" .
 podman images --filter reference='localhost/eqlstream/*'
 
 step "docker API socket"
@@ -148,3 +168,43 @@ step "integration tests through testcontainers-go (KAFKA_BROKERS unset)"
 grep -qE '^ok[[:space:]]+github.com/eqlstream/eqlstream/integration' "$STATE/integration.log" ||
   { tail -n 80 "$STATE/integration.log"; echo "containers: integration tests failed"; exit 1; }
 echo "containers: $(grep -c '^--- PASS' "$STATE/integration.log") tests passed through testcontainers-go"
+
+# ---------------------------------------------------------------- compose
+# deployments/docker-compose.yml with podman-compose (Debian's 1.0.3), the
+# images replaced by the local ones (docker-compose.local-images.yml): kafka,
+# the processor and the generator (`processor gen | processor produce`, 10000
+# events). The alerts the processor commits must be those `processor eval`
+# finds in the same generated events, with the same IDs.
+step "compose: podman-compose up (deployments/docker-compose.yml)"
+go build -o "$STATE/processor" ./cmd/processor
+"$STATE/processor" gen | "$STATE/processor" eval --quiet >"$STATE/compose-eval.ndjson"
+grep -o '"kibana.alert.uuid":"[0-9a-f]*"' "$STATE/compose-eval.ndjson" | cut -d'"' -f4 | sort >"$STATE/compose-want.txt"
+want=$(wc -l <"$STATE/compose-want.txt")
+COMPOSE_UP=1
+"${COMPOSE[@]}" up -d --no-build >"$STATE/compose-up.log" 2>&1 || { tail -n 30 "$STATE/compose-up.log"; exit 1; }
+podman ps --filter label=io.podman.compose.project --format '{{.Names}} {{.Image}} {{.Status}}'
+generator=$(podman ps -a --filter label=com.docker.compose.service=generator --format '{{.Names}}' | head -n 1)
+network=$(podman inspect "$generator" --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}}{{end}}')
+deadline=$((SECONDS + 240))
+got=0
+while ((SECONDS < deadline)); do
+  if [[ $(podman inspect "$generator" --format '{{.State.Status}} {{.State.ExitCode}}') == "exited 0" ]]; then
+    podman run --rm --net "$network" --label org.eqlstream.test=compose "$PROCESSOR_IMAGE" \
+      consume --brokers kafka:9092 --topic alerts --from-beginning >"$STATE/compose-alerts.txt" 2>"$STATE/compose-consume.log" || true
+    got=$(wc -l <"$STATE/compose-alerts.txt")
+    ((got >= want)) && break
+  fi
+  sleep 3
+done
+podman logs "$generator" 2>&1 | grep '^produce: [0-9]* records to' || true
+cut -d' ' -f2 "$STATE/compose-alerts.txt" | sort >"$STATE/compose-got.txt"
+if ! cmp -s "$STATE/compose-want.txt" "$STATE/compose-got.txt"; then
+  echo "compose: alerts differ from processor eval (want $want, got $got):"
+  diff "$STATE/compose-want.txt" "$STATE/compose-got.txt" | head -n 20
+  podman logs --tail 30 "$(podman ps -a --filter label=com.docker.compose.service=processor --format '{{.Names}}' | head -n 1)" || true
+  exit 1
+fi
+echo "compose: the processor service committed $got alerts, the same IDs as processor eval of the generated events ($want)"
+"${COMPOSE[@]}" down >"$STATE/compose-down.log" 2>&1
+COMPOSE_UP=
+echo "compose: down"

@@ -8,9 +8,12 @@
 #                              (default 60) for PATH to hold it
 #   KAFKA_INTERNAL_ADVERTISED  address other containers use for port 19092
 #                              (default <hostname>:19092)
-#   KAFKA_AUTO_CREATE          auto.create.topics.enable (default true)
 #   KAFKA_HEAP_OPTS            JVM heap flags (default -Xms256m -Xmx512m)
-#   KAFKA_EXTRA_PROPERTIES     lines appended to server.properties
+#   any other KAFKA_<NAME>     a broker property, as the apache/kafka image
+#                              reads them: KAFKA_NODE_ID=1 is node.id=1 (_ is
+#                              ".", __ is "_", ___ is "-"); it overrides the
+#                              defaults below, so the compose file's settings
+#                              for apache/kafka work unchanged
 set -euo pipefail
 
 DATA=/var/lib/kafka/data
@@ -46,7 +49,7 @@ log.dirs=$DATA
 num.network.threads=2
 num.io.threads=4
 num.partitions=3
-auto.create.topics.enable=${KAFKA_AUTO_CREATE:-true}
+auto.create.topics.enable=true
 default.replication.factor=1
 min.insync.replicas=1
 offsets.topic.replication.factor=1
@@ -59,8 +62,20 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 log.segment.bytes=67108864
-${KAFKA_EXTRA_PROPERTIES:-}
 PROPS
+
+# KAFKA_<NAME> variables, after the defaults (the last value of a key wins).
+own=" KAFKA_EXTERNAL_ADVERTISED KAFKA_INTERNAL_ADVERTISED KAFKA_ADVERTISED_WAIT KAFKA_HEAP_OPTS KAFKA_OPTS "
+while IFS='=' read -r -d '' name value; do
+  [[ $name == KAFKA_* && $own != *" $name "* ]] || continue
+  key=${name#KAFKA_}
+  key=${key,,}
+  key=${key//___/-}
+  key=${key//__/@}
+  key=${key//_/.}
+  key=${key//@/_}
+  printf '%s=%s\n' "$key" "$value" >>"$CONF"
+done < <(env -0)
 
 jvm=(-XX:+UseG1GC -XX:TieredStopAtLevel=1 -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
   -Dlog4j2.configurationFile=/opt/kafka/log4j2.properties)
