@@ -123,7 +123,10 @@ podman build -q -v "$HOME/.m2:/root/.m2" \
 
 step "processor images $PROCESSOR_IMAGE, $GENERATOR_IMAGE"
 go mod download # every module of go.sum, for the build stage's offline module cache
-gocache=(-v "$(go env GOROOT):/usr/local/go:ro" -v "$(go env GOMODCACHE):/go/pkg/mod" -v "$(go env GOCACHE):/root/.cache/go-build")
+# EQLSTREAM_CONTAINER_GOCACHE: another build cache for the image build (an
+# empty one measures a fresh machine's build).
+gocache=(-v "$(go env GOROOT):/usr/local/go:ro" -v "$(go env GOMODCACHE):/go/pkg/mod"
+  -v "${EQLSTREAM_CONTAINER_GOCACHE:-$(go env GOCACHE)}:/root/.cache/go-build")
 podman build -q "${gocache[@]}" -f deployments/Dockerfile --target runtime \
   --build-arg GO_IMAGE="$BASE_IMAGE" --build-arg BASE=scratch -t "$PROCESSOR_IMAGE" .
 # The generator's shell must know pipefail (Debian's dash does not): a
