@@ -34,7 +34,7 @@ if [[ $external == file:* ]]; then
   external=$(tr -d ' \n' <"$file")
 fi
 internal=${KAFKA_INTERNAL_ADVERTISED:-$(hostname):19092}
-log "advertising EXTERNAL://$external INTERNAL://$internal"
+log "default listeners: EXTERNAL://$external INTERNAL://$internal (KAFKA_* variables override them)"
 
 cat >"$CONF" <<PROPS
 process.roles=broker,controller
