@@ -33,13 +33,15 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-# Unit + integration tests with the race detector. Integration tests use
-# KAFKA_BROKERS; with CI=true a missing broker fails them.
+# Unit + integration tests with the race detector. The Kafka tests use
+# KAFKA_BROKERS when set; else a Kafka container (testcontainers-go) when a
+# Docker-compatible engine answers; else a kafka-local.sh node they start and
+# stop themselves (internal/kafkatest). With CI=true a missing broker fails them.
 unit:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
-# Only the end-to-end tests of the processor binary on a real Kafka
-# (KAFKA_BROKERS; CI=true fails without it). PROCESSOR_RACE=1 also builds the
+# Only the end-to-end tests of the processor binary on a real Kafka (the same
+# choice of cluster as unit; CI=true fails without KAFKA_BROKERS or an engine). PROCESSOR_RACE=1 also builds the
 # processor under test with -race (about twice as slow).
 PROCESSOR_RACE ?=
 integration:
