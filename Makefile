@@ -4,7 +4,7 @@ PKGS      ?= ./...
 SEED      ?= 1
 DURATION  ?= 3m
 
-.PHONY: mutants all build test unit perf-guards integration vet fmt-check fuzz bench demo kafka-up kafka-down kafka-secure-up kafka-secure-env kafka-secure-down chaos chaos-ci clean
+.PHONY: mutants all build test unit perf-guards integration vet fmt-check fuzz bench demo kafka-up kafka-down kafka-secure-up kafka-secure-env kafka-secure-down chaos chaos-ci clean es-up es-down es-sink-test
 
 # chaos: the exactly-once proof on a 3-node cluster (started here unless
 # KAFKA_BROKERS and KAFKA_LOCAL point at one; EQLSTREAM_KAFKA_STATE,
@@ -33,13 +33,15 @@ fmt-check:
 vet:
 	$(GO) vet $(PKGS)
 
-# Unit + integration tests with the race detector. Integration tests use
-# KAFKA_BROKERS; with CI=true a missing broker fails them.
+# Unit + integration tests with the race detector. The Kafka tests use
+# KAFKA_BROKERS when set; else a Kafka container (testcontainers-go) when a
+# Docker-compatible engine answers; else a kafka-local.sh node they start and
+# stop themselves (internal/kafkatest). With CI=true a missing broker fails them.
 unit:
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
-# Only the end-to-end tests of the processor binary on a real Kafka
-# (KAFKA_BROKERS; CI=true fails without it). PROCESSOR_RACE=1 also builds the
+# Only the end-to-end tests of the processor binary on a real Kafka (the same
+# choice of cluster as unit; CI=true fails without KAFKA_BROKERS or an engine). PROCESSOR_RACE=1 also builds the
 # processor under test with -race (about twice as slow).
 PROCESSOR_RACE ?=
 integration:
@@ -53,14 +55,16 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZN) ./rules/eql/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZN) ./rules/engine/
 	$(GO) test -run='^$$' -fuzz='^FuzzCompileEval$$' -fuzztime=$(FUZZN) ./rules/engine/
+	$(GO) test -run='^$$' -fuzz='^FuzzLuceneRegex$$' -fuzztime=$(FUZZN) ./rules/engine/
 
 # Memory and allocation guards need a build without the race detector; the
-# generator's oracle tests and the ground-truth comparison run at full size
-# only without it (under -race they shrink), so they run here too.
+# generator's oracle tests, the ground-truth comparison and the corpus over
+# generated data run at full size only without it (under -race they shrink),
+# so they run here too.
 perf-guards:
 	$(GO) test -count=1 -run='^(TestZeroAllocNoMatch|TestZeroAllocNoMatchInOrder|TestStateBytesPerPartial)$$' ./rules/engine/ ./rules/bench/
 	$(GO) test -count=1 ./internal/gen/
-	$(GO) test -count=1 -run='^TestAlertsEqualGeneratorGroundTruth$$' ./rules/
+	$(GO) test -count=1 -run='^(TestAlertsEqualGeneratorGroundTruth|TestCorpusOnGeneratedData)$$' ./rules/
 
 test: fmt-check vet unit perf-guards fuzz
 
@@ -72,6 +76,18 @@ demo: build
 
 kafka-up:
 	deployments/kafka/kafka-local.sh up 1
+
+# Elasticsearch 8.17 from Maven Central on 127.0.0.1 (EQLSTREAM_ES_* choose
+# state dir and ports) for the sink's tests: ES_URL=$$(deployments/elasticsearch/es-local.sh url)
+es-up:
+	deployments/elasticsearch/es-local.sh up
+
+es-down:
+	deployments/elasticsearch/es-local.sh down
+
+# Only the Elasticsearch sink's tests (KAFKA_BROKERS and ES_URL).
+es-sink-test:
+	$(GO) test -count=1 -v -timeout 10m -run '^TestElasticSink' ./integration/
 
 kafka-down:
 	deployments/kafka/kafka-local.sh down
@@ -110,13 +126,15 @@ chaos:
 	$(GO) test -tags chaos -count=1 -v -timeout 90m -run '^TestChaos$$' ./integration/chaos/
 
 # The bounded version CI runs on every submission: the exactly-once run and
-# the three negative controls, on the cluster .ci/run started. The
+# the four negative controls, on the cluster .ci/run started. The
 # exactly-once run adds a rule with alert suppression and an exception list.
 chaos-ci:
 	$(MAKE) chaos SEED=$(SEED) DURATION=75s EVENTS=60000 HOSTS=300 ATTACK_RATE=0.012 SUPPRESSION=1
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=keep-state-on-abort
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=40000 HOSTS=200 ATTACK_RATE=0.02 MODE=at-least-once
 	$(MAKE) chaos SEED=$(SEED) DURATION=60s EVENTS=30000 HOSTS=200 ATTACK_RATE=0.02 MODE=flush-unrecorded
+	$(MAKE) chaos SEED=$(SEED) DURATION=45s EVENTS=30000 HOSTS=200 ATTACK_RATE=0.02 MODE=wrong-rule
+	$(MAKE) chaos SEED=$(SEED) DURATION=45s EVENTS=30000 HOSTS=200 ATTACK_RATE=0.02 SUPPRESSION=1 RULE_CHANGES=1
 
 # Mutation check of the test suite (not part of make test: ~5 minutes): each
 # mutant in internal/mutants/mutants.txt must make a test fail.

@@ -3,26 +3,24 @@ package acls
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/eqlstream/eqlstream/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
+// realBroker connects to the package's Kafka (internal/kafkatest:
+// KAFKA_BROKERS, else a container, else a kafka-local.sh node; under CI=true
+// none is a failure).
 func realBroker(t *testing.T) *kgo.Client {
 	t.Helper()
-	brokers := os.Getenv("KAFKA_BROKERS")
-	if brokers == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KAFKA_BROKERS is not set and CI=true: the real-broker test must run")
-		}
-		t.Skip("KAFKA_BROKERS not set")
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...))
+	bs := kafkatest.Brokers(t)
+	brokers := strings.Join(bs, ",")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bs...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -534,6 +534,7 @@ func dockerStages(t *testing.T) []stage {
 	defer f.Close()
 	var stages []stage
 	var cont string
+	args := map[string]string{}
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -546,8 +547,16 @@ func dockerStages(t *testing.T) []stage {
 		}
 		line, cont = cont+line, ""
 		fields := strings.Fields(line)
+		// Global ARGs (before the first FROM) are the images' defaults: a
+		// FROM ${BASE} stage is checked with BASE's default.
+		if strings.EqualFold(fields[0], "ARG") && len(stages) == 0 && len(fields) > 1 {
+			if k, v, ok := strings.Cut(fields[1], "="); ok {
+				args[k] = os.Expand(v, func(name string) string { return args[name] })
+			}
+			continue
+		}
 		if strings.EqualFold(fields[0], "FROM") {
-			s := stage{from: fields[1]}
+			s := stage{from: os.Expand(fields[1], func(name string) string { return args[name] })}
 			if len(fields) >= 4 && strings.EqualFold(fields[2], "AS") {
 				s.name = fields[3]
 			}
@@ -610,6 +619,8 @@ func TestShellScriptsParse(t *testing.T) {
 	for _, script := range []string{
 		filepath.Join("kafka", "kafka-local.sh"),
 		filepath.Join("..", ".ci", "run"),
+		filepath.Join("..", ".ci", "containers.sh"),
+		filepath.Join("kafka", "image", "entrypoint.sh"),
 	} {
 		t.Run(filepath.Base(script), func(t *testing.T) {
 			fi, err := os.Stat(script)

@@ -13,19 +13,20 @@
 // Each processor is a subprocess whose stderr goes to a file under the
 // test's temporary directory; its tail is printed when the test fails.
 //
-// Brokers come from KAFKA_BROKERS (comma separated). Without it the tests
-// fail under CI=true and are skipped otherwise. A real cluster without
-// Docker:
+// Brokers come from internal/kafkatest, the one policy of every Kafka test:
+// KAFKA_BROKERS (comma separated) when set; else a Kafka 4.1 container
+// started with testcontainers-go from the project's image
+// (deployments/kafka/image) when a Docker-compatible engine answers; else,
+// outside CI, a node started with deployments/kafka/kafka-local.sh (java and
+// mvn). The cluster is started by the first test that needs it and stopped
+// by TestMain. Under CI=true, neither KAFKA_BROKERS nor an engine fails the
+// tests. The broker-fault tests (pause, stop, restart) need kafka-local.sh
+// (KAFKA_LOCAL, or the node started for them); on a container they skip,
+// and fail under CI. Against a cluster of your own:
 //
 //	deployments/kafka/kafka-local.sh up 1
 //	KAFKA_BROKERS=$(deployments/kafka/kafka-local.sh brokers) go test -race -count=1 -v ./integration/
 //	deployments/kafka/kafka-local.sh down
-//
-// Starting Kafka with testcontainers-go when KAFKA_BROKERS is unset was
-// considered and left out: its Kafka module is only served up to v0.40.0
-// and brings about 56 indirect modules (the Docker client, gRPC,
-// OpenTelemetry) into the main module's go.mod, and no machine of this
-// project (developers' or CI) has a Docker engine to run it.
 //
 // Streaming never sees the end of its input, while `processor eval` decides
 // what is left in its reorder buffer at the end of its file. The processor

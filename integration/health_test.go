@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/eqlstream/eqlstream/internal/kafkatest"
 )
 
 // probe GETs path on the processor's metrics address and returns the status
@@ -30,8 +32,17 @@ func probe(addr, path string) (int, string) {
 // kafkaLocal returns the kafka-local.sh that runs the cluster of
 // KAFKA_BROKERS (KAFKA_LOCAL, as for the chaos test): a test of broker
 // faults needs it. Under CI=true a missing KAFKA_LOCAL fails the test.
+// When the tests started their own kafka-local.sh node (internal/kafkatest),
+// it is that node; a Kafka container cannot take these faults.
 func kafkaLocal(t *testing.T) string {
 	t.Helper()
+	kafkaBrokers(t) // resolves the cluster first: a node started for the tests exports KAFKA_LOCAL
+	if c, _ := kafkatest.Get(); c != nil && c.Source == kafkatest.FromTestcontainers {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("this test stops and pauses the broker through kafka-local.sh; the tests run on a Kafka container (KAFKA_BROKERS unset)")
+		}
+		t.Skip("this test stops and pauses the broker through kafka-local.sh; the tests run on a Kafka container: set KAFKA_BROKERS and KAFKA_LOCAL, or EQLSTREAM_KAFKA_TESTCONTAINERS=false")
+	}
 	s := os.Getenv("KAFKA_LOCAL")
 	if s == "" {
 		if os.Getenv("CI") == "true" {

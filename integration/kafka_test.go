@@ -6,14 +6,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/eqlstream/eqlstream/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,47 +20,16 @@ import (
 
 const partitions = 6
 
-// kafkaBrokers applies the broker policy shared by every test: KAFKA_BROKERS
-// when set; a failure under CI=true without it (never a skip); a skip
-// otherwise.
+// kafkaBrokers applies the broker policy shared by every test (see
+// internal/kafkatest): KAFKA_BROKERS when set; else a Kafka container started
+// with testcontainers-go when a container engine answers; else, outside CI, a
+// kafka-local.sh node. The cluster is started once, by the first test that
+// needs it, and stopped by TestMain. Under CI=true, no cluster is a failure
+// (never a skip); outside CI the only skip left is a machine with neither an
+// engine nor java and mvn.
 func kafkaBrokers(t testing.TB) []string {
 	t.Helper()
-	if v := strings.TrimSpace(os.Getenv("KAFKA_BROKERS")); v != "" {
-		var out []string
-		for _, b := range strings.Split(v, ",") {
-			if b = strings.TrimSpace(b); b != "" {
-				out = append(out, b)
-			}
-		}
-		return out
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("KAFKA_BROKERS is required under CI")
-	}
-	how := "start one with deployments/kafka/kafka-local.sh up 1 and run with KAFKA_BROKERS=$(deployments/kafka/kafka-local.sh brokers)"
-	if dockerReachable() {
-		t.Skipf("KAFKA_BROKERS is unset; a Docker engine is reachable, but this module does not depend on testcontainers-go (see doc.go): %s", how)
-	}
-	t.Skipf("KAFKA_BROKERS is unset and no Docker engine is reachable: %s", how)
-	return nil
-}
-
-// dockerReachable reports whether a Docker engine answers on DOCKER_HOST
-// (unix:// only) or the default socket; it only chooses the skip message.
-func dockerReachable() bool {
-	sock := "/var/run/docker.sock"
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
-		if !strings.HasPrefix(h, "unix://") {
-			return false
-		}
-		sock = strings.TrimPrefix(h, "unix://")
-	}
-	c, err := net.DialTimeout("unix", sock, time.Second)
-	if err != nil {
-		return false
-	}
-	c.Close()
-	return true
+	return kafkatest.Brokers(t)
 }
 
 // env is one test's view of the cluster: an admin client, the topics and

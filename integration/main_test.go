@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/eqlstream/eqlstream/internal/kafkatest"
 )
 
 // processorBin is the processor binary built by TestMain; buildErr is set
@@ -15,7 +17,8 @@ var (
 	buildErr     error
 )
 
-// TestMain builds cmd/processor once for every test and benchmark. With
+// TestMain builds cmd/processor once for every test and benchmark, and stops
+// the Kafka that kafkaBrokers started (see internal/kafkatest) at the end. With
 // EQLSTREAM_IT_PROCESSOR_RACE=1 the binary is built with -race too, so a data
 // race inside the pipeline makes the processor exit 66 and the test fail.
 func TestMain(m *testing.M) {
@@ -34,6 +37,7 @@ func TestMain(m *testing.M) {
 		buildErr = fmt.Errorf("go %v: %w\n%s", args, err, out)
 	}
 	code := m.Run()
+	kafkatest.Stop() // the container or kafka-local.sh node the tests started, if any
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -24,6 +25,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eqlstream/eqlstream/internal/kafkatest"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
@@ -47,23 +49,26 @@ const secureHow = `start one with
 and run with the variables it prints:
 	eval "$(EQLSTREAM_KAFKA_STATE=/tmp/eqlstream-kafka-secure deployments/kafka/kafka-local.sh secure-env)"`
 
-// secureKafka applies the broker policy to the secured cluster:
-// KAFKA_SECURE_BROKERS and KAFKA_SECURE_DIR when set (KAFKA_SECURE_MTLS_BROKERS
-// optional, else read from the state directory); a failure under CI=true
-// without them (never a skip); a skip with instructions otherwise.
+// secureKafka applies the broker policy to the secured cluster
+// (internal/kafkatest.Secure): KAFKA_SECURE_BROKERS and KAFKA_SECURE_DIR when
+// set (KAFKA_SECURE_MTLS_BROKERS optional, else read from the state
+// directory); a failure under CI=true without them (never a skip); else a
+// secured kafka-local.sh node started for the tests (stopped by TestMain),
+// and a skip with instructions only when java, mvn or openssl is missing.
 func secureKafka(t testing.TB) *secureCluster {
 	t.Helper()
-	brokers, dir := splitList(os.Getenv("KAFKA_SECURE_BROKERS")), strings.TrimSpace(os.Getenv("KAFKA_SECURE_DIR"))
-	if len(brokers) == 0 || dir == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KAFKA_SECURE_BROKERS and KAFKA_SECURE_DIR are required under CI (.ci/run starts the secured cluster)")
+	s, err := kafkatest.Secure()
+	if err != nil {
+		if errors.Is(err, kafkatest.ErrUnavailable) && os.Getenv("CI") != "true" {
+			t.Skipf("%v: %s", err, secureHow)
 		}
-		t.Skipf("KAFKA_SECURE_BROKERS or KAFKA_SECURE_DIR is unset: %s", secureHow)
+		t.Fatal(err)
 	}
+	brokers, dir := s.Brokers, s.Dir
 	if buildErr != nil {
 		t.Fatalf("building the processor: %v", buildErr)
 	}
-	sc := &secureCluster{brokers: brokers, dir: dir, mtls: splitList(os.Getenv("KAFKA_SECURE_MTLS_BROKERS"))}
+	sc := &secureCluster{brokers: brokers, dir: dir, mtls: s.MTLS}
 	if len(sc.mtls) == 0 {
 		if b, err := os.ReadFile(filepath.Join(dir, "bootstrap-mtls")); err == nil {
 			sc.mtls = splitList(string(b))

@@ -1,14 +1,13 @@
 package integration
 
 import (
-	"encoding/json"
 	"sort"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/eqlstream/eqlstream/internal/gen"
+	"github.com/eqlstream/eqlstream/internal/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -46,7 +45,7 @@ func injectedChains(t testing.TB, seed string, events int) map[string]int {
 	out := map[string]int{}
 	for _, inj := range g.Injections() {
 		if !inj.Lookalike {
-			out[ruleIDOfKind[inj.Kind]+" | "+inj.HostID+" | "+strings.Join(inj.EntityIDs, " ")]++
+			out[testutil.ChainKey(ruleIDOfKind[inj.Kind], inj.HostID, inj.EntityIDs)]++
 		}
 	}
 	return out
@@ -57,36 +56,13 @@ func alertChains(t testing.TB, recs []*kgo.Record) map[string]int {
 	t.Helper()
 	out := map[string]int{}
 	for _, r := range recs {
-		var d struct {
-			RuleID string `json:"kibana.alert.rule.rule_id"`
-			Host   struct {
-				ID string `json:"id"`
-			} `json:"host"`
-			Events []map[string]any `json:"events"`
-		}
-		if err := json.Unmarshal(r.Value, &d); err != nil {
+		k, err := testutil.AlertChainKey(r.Value)
+		if err != nil {
 			t.Fatalf("alert record: %v", err)
 		}
-		var ids []string
-		for _, e := range d.Events {
-			ids = append(ids, entityID(e))
-		}
-		out[d.RuleID+" | "+d.Host.ID+" | "+strings.Join(ids, " ")]++
+		out[k]++
 	}
 	return out
-}
-
-// entityID reads process.entity_id, nested, dotted or mixed.
-func entityID(e map[string]any) string {
-	if v, ok := e["process.entity_id"].(string); ok {
-		return v
-	}
-	if p, ok := e["process"].(map[string]any); ok {
-		if v, ok := p["entity_id"].(string); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 // checkGroundTruth asserts that the alerts are exactly the injected chains.

@@ -408,11 +408,11 @@ func (p *Pipeline) processRecord(ctx context.Context, t *txn, proc *partition.Pr
 // processed (nil for an idle flush).
 func (p *Pipeline) emitAlerts(ctx context.Context, t *txn, proc *partition.Processor, ms []engine.Match, rec *kgo.Record) error {
 	for _, m := range ms {
-		doc, id, err := p.set.Alert(m, p.bodies(ctx, proc, rec), time.Now())
+		docs, err := p.set.AlertDocs(m, p.bodies(ctx, proc, rec), time.Now())
 		if err != nil {
 			return fmt.Errorf("%w: %s: %w", ErrFatal, proc.TP, err)
 		}
-		if err := p.emitAlert(ctx, t, proc, m, doc, id, rec); err != nil {
+		if err := p.emitAlert(ctx, t, proc, m, docs, rec); err != nil {
 			return err
 		}
 	}

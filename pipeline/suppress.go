@@ -64,10 +64,12 @@ type txnTuning struct {
 	summaries  map[*rules.Rule]int
 }
 
-// emitAlert passes one alert through the partition's suppression and
-// produces what comes out.
-func (p *Pipeline) emitAlert(ctx context.Context, t *txn, proc *partition.Processor, m engine.Match, doc []byte, id string, rec *kgo.Record) error {
-	outs, dec, err := proc.Suppress.Apply(m, doc, id)
+// emitAlert passes one alert (its documents: one, or Elastic's shell and
+// building blocks) through the partition's suppression and produces what
+// comes out: a group's documents in the same transaction, keyed alike,
+// counted once.
+func (p *Pipeline) emitAlert(ctx context.Context, t *txn, proc *partition.Processor, m engine.Match, docs []rules.AlertDoc, rec *kgo.Record) error {
+	outs, dec, err := proc.Suppress.ApplyDocs(m, docs)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrFatal, proc.TP, err)
 	}
@@ -89,6 +91,7 @@ func (p *Pipeline) closeWindows(ctx context.Context, t *txn, proc *partition.Pro
 }
 
 func (p *Pipeline) produceOutputs(ctx context.Context, t *txn, outs []suppress.Output, r *rules.Rule, rec *kgo.Record) {
+	var groupKey []byte // the key of the alert a group's members follow
 	for _, o := range outs {
 		rr := r
 		if o.Rule != nil {
@@ -104,8 +107,14 @@ func (p *Pipeline) produceOutputs(ctx context.Context, t *txn, outs []suppress.O
 		}
 		if host, ok := alertHost(o.Doc); ok {
 			key = []byte(host)
+		} else if o.Member {
+			key = groupKey
 		}
 		p.produce(ctx, t, sinks.AlertRecord(p.cfg.AlertsTopic, key, o.Doc, rr.ID, o.ID))
+		if o.Member {
+			continue
+		}
+		groupKey = key
 		t.alerts = append(t.alerts, o.Doc)
 		t.alertTs = append(t.alertTs, ts)
 		t.alertIDs = append(t.alertIDs, o.ID)

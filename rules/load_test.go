@@ -21,10 +21,17 @@ import (
 )
 
 // corpusDir is the detection-rules corpus next to the module: go.mod's
-// directory/../shared/corpus/detection-rules. Without it the test is skipped,
-// except in CI, where it must be there.
+// directory/../shared/corpus/detection-rules, or $EQLSTREAM_CORPUS (for a
+// checkout elsewhere). Without it the test is skipped, except in CI, where
+// it must be there.
 func corpusDir(t *testing.T) string {
 	t.Helper()
+	if c := os.Getenv("EQLSTREAM_CORPUS"); c != "" {
+		if _, err := os.Stat(filepath.Join(c, "rules")); err != nil {
+			t.Fatalf("EQLSTREAM_CORPUS: %v", err)
+		}
+		return c
+	}
 	dir, err := os.Getwd()
 	if err != nil {
 		t.Fatal(err)

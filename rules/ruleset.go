@@ -12,6 +12,7 @@ import (
 type RuleSet struct {
 	Program *engine.Program
 	meta    map[*engine.Rule]*Rule
+	format  Formatter // nil: the compact document (see format.go)
 	// Failed are the rules that did not compile, with their errors.
 	Failed []error
 	// Revision identifies the rule set among the revisions a live source
@@ -83,9 +84,22 @@ type Bodies func(ref uint64) ([]byte, bool)
 
 // Alert renders the alert for a match; it returns the document and its ID.
 func (s *RuleSet) Alert(m engine.Match, bodies Bodies, processedAt time.Time) ([]byte, string, error) {
+	in, err := s.alertInput(m, bodies, processedAt)
+	if err != nil {
+		return nil, "", err
+	}
+	doc, err := BuildAlert(in)
+	if err != nil {
+		return nil, "", err
+	}
+	return doc, AlertID(in.Rule, in.Events), nil
+}
+
+// alertInput gathers what the alert of a match is built from.
+func (s *RuleSet) alertInput(m engine.Match, bodies Bodies, processedAt time.Time) (AlertInput, error) {
 	r := s.meta[m.Rule]
 	if r == nil {
-		return nil, "", fmt.Errorf("no metadata for rule %s", m.Rule.ID)
+		return AlertInput{}, fmt.Errorf("no metadata for rule %s", m.Rule.ID)
 	}
 	evs := make([]MatchedEvent, len(m.Refs))
 	for i, ref := range m.Refs {
@@ -95,7 +109,7 @@ func (s *RuleSet) Alert(m engine.Match, bodies Bodies, processedAt time.Time) ([
 		}
 		b, ok := bodies(ref)
 		if !ok {
-			return nil, "", fmt.Errorf("rule %s: matched event %d is no longer available", r.ID, ref)
+			return AlertInput{}, fmt.Errorf("rule %s: matched event %d is no longer available", r.ID, ref)
 		}
 		evs[i] = MatchedEvent{Raw: b}
 	}
@@ -103,11 +117,7 @@ func (s *RuleSet) Alert(m engine.Match, bodies Bodies, processedAt time.Time) ([
 	if len(m.Rule.KeyFields) > 0 {
 		keys = m.Rule.KeyFields[0]
 	}
-	doc, err := BuildAlert(AlertInput{Rule: r, Kind: m.Rule.Kind.String(), Events: evs, KeyFields: keys, ProcessedAt: processedAt, RulesRevision: s.Revision})
-	if err != nil {
-		return nil, "", err
-	}
-	return doc, AlertID(r, evs), nil
+	return AlertInput{Rule: r, Kind: m.Rule.Kind.String(), Events: evs, KeyFields: keys, ProcessedAt: processedAt, RulesRevision: s.Revision}, nil
 }
 
 // EventStore keeps the bodies of events that may appear in a later alert,

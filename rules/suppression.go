@@ -121,11 +121,6 @@ func spanUnit(u string, days bool) time.Duration {
 	return 0
 }
 
-// Lookup finds a field in a decoded event as Elasticsearch does: nested
-// objects, dotted keys or a mix (package suppress reads group_by values
-// with it).
-func Lookup(doc map[string]any, path string) (any, bool) { return lookup(doc, path) }
-
 // failMsg reports a bad value at key with a message of its own.
 func (d *decoder) failMsg(key, msg string) {
 	at := d.lay.pos(d.data, d.lay.find(key))

@@ -5,11 +5,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
+	"github.com/eqlstream/eqlstream/rules/eql"
+	"github.com/eqlstream/eqlstream/rules/fieldtype"
+	"github.com/eqlstream/eqlstream/rules/lint"
 	"github.com/eqlstream/eqlstream/rules/suppress"
 )
 
@@ -17,6 +21,7 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	noWarn := fs.Bool("no-warnings", false, "print errors only")
+	strict := fs.Bool("strict", false, "fail (exit 3) when there are warnings")
 	var ef engineFlags
 	var xf exceptionFlags
 	ef.register(fs)
@@ -48,9 +53,12 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	warnings := 0
 	kinds := map[string]int{}
+	opts := ef.options()
 	if set.Program != nil {
 		for _, r := range set.Program.Rules() {
-			for _, w := range r.Warnings {
+			ws := append(slices.Clip(r.Warnings), schemaWarnings(set, r, opts)...)
+			slices.SortStableFunc(ws, func(a, b *eql.Error) int { return int(a.Pos - b.Pos) })
+			for _, w := range ws {
 				warnings++
 				kinds[warnKind(w.Msg)]++
 				if !*noWarn {
@@ -91,16 +99,47 @@ func cmdCheck(args []string, stdout, stderr io.Writer) int {
 	for _, k := range ks {
 		fmt.Fprintf(stdout, "  %5d  %s\n", kinds[k], k)
 	}
-	if errorsN > 0 {
+	if errorsN > 0 || *strict && warnings > 0 {
 		return exitRules
 	}
 	return exitOK
 }
 
+// schemaWarnings lints a compiled rule against the field types in force
+// (none with --untyped): unknown fields and categories, impossible
+// operators for a field's type, needless `?`.
+func schemaWarnings(set *rules.RuleSet, r *engine.Rule, opts engine.Options) eql.Errors {
+	if opts.Types == nil {
+		return nil
+	}
+	o := lint.Options{Types: opts.Types, Always: []string{opts.TimestampField, opts.CategoryField}}
+	if opts.TiebreakerField != "" {
+		o.Always = append(o.Always, opts.TiebreakerField)
+	}
+	o.Always = append(o.Always, opts.RequiredFields...)
+	var src *eql.Source
+	if meta := set.Rule(r); meta != nil {
+		o.CategoryOverride = meta.EventCategoryOverride != ""
+		o.Known = meta.RequiredFieldNames()
+		src = meta.Source
+	}
+	return lint.Rule(r.Query, src, o)
+}
+
+// warnClasses are the classes of the schema warnings (rules/lint and the
+// engine's typed comparisons), whose messages go on to name the field.
+var warnClasses = []string{"unknown field", "unknown event category", "literal the field's type cannot read",
+	"equality on a text field", "pattern on a non-string field", "optional ? on a field every event has"}
+
 // warnKind is a warning's class for the summary: its message up to the
 // first "; " or ": " (the rest names the fix or the detail), never cut
 // inside a word.
 func warnKind(msg string) string {
+	for _, class := range warnClasses {
+		if strings.HasPrefix(msg, class) {
+			return class
+		}
+	}
 	cut := len(msg)
 	for _, sep := range []string{"; ", ": "} {
 		if i := strings.Index(msg, sep); i >= 0 && i < cut {
@@ -132,7 +171,7 @@ func cmdRules(args []string, stdout, stderr io.Writer) int {
 		printCompileErrors(stderr, err)
 		return exitRules
 	}
-	set, _ := rules.Compile(rs, engine.Options{})
+	set, _ := rules.Compile(rs, engine.Options{Types: fieldtype.Builtin()}) // as eval and run compile them
 	compiled := map[string]*engine.Rule{}
 	if set.Program != nil {
 		for _, r := range set.Program.Rules() {

@@ -14,6 +14,7 @@ import (
 	"github.com/eqlstream/eqlstream/rules/engine"
 	"github.com/eqlstream/eqlstream/rules/eql"
 	"github.com/eqlstream/eqlstream/rules/exceptions"
+	"github.com/eqlstream/eqlstream/rules/fieldtype"
 )
 
 // Exit codes, documented in README.md.
@@ -37,6 +38,8 @@ type engineFlags struct {
 	categoryField   string
 	disorder        time.Duration
 	maxStates       int
+	types           *fieldtype.Schema // built-in ECS types plus --mapping files
+	untyped         bool
 }
 
 func (f *engineFlags) register(fs *flag.FlagSet) {
@@ -45,6 +48,24 @@ func (f *engineFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.categoryField, "event-category-field", "event.category", "event category field")
 	fs.DurationVar(&f.disorder, "allowed-disorder", 2*time.Second, "how far out of timestamp order events may arrive")
 	fs.IntVar(&f.maxStates, "max-states", 1_000_000, "pending partial matches kept per partition")
+	fs.Func("mapping", "Elasticsearch index mapping file (the body of GET <index>/_mapping): field types and null_value on top of the built-in ECS types (repeatable)", func(path string) error {
+		if f.types == nil {
+			f.types = fieldtype.Builtin().Clone()
+		}
+		return f.types.AddMappingFile(path)
+	})
+	fs.BoolVar(&f.untyped, "untyped", false, "compare every field by its JSON value: no built-in ECS types, no --mapping")
+}
+
+// schema returns the field types in force (nil with --untyped).
+func (f *engineFlags) schema() *fieldtype.Schema {
+	switch {
+	case f.untyped:
+		return nil
+	case f.types != nil:
+		return f.types
+	}
+	return fieldtype.Builtin()
 }
 
 func (f *engineFlags) options() engine.Options {
@@ -53,7 +74,7 @@ func (f *engineFlags) options() engine.Options {
 		d = -1 // zero disorder, not the default
 	}
 	return engine.Options{TimestampField: f.timestampField, TiebreakerField: f.tiebreakerField,
-		CategoryField: f.categoryField, AllowedDisorder: d, MaxStates: f.maxStates}
+		CategoryField: f.categoryField, AllowedDisorder: d, MaxStates: f.maxStates, Types: f.schema()}
 }
 
 // loadRules loads --rules paths, or the built-in detections when none are

@@ -36,6 +36,8 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var rulePaths multiFlag
 	var ef engineFlags
 	var xf exceptionFlags
+	var af alertFormat
+	af.register(fs)
 	fs.Var(&rulePaths, "rules", "rule file or directory (repeatable; default: the built-in detections)")
 	query := fs.String("query", "", "an inline EQL query to evaluate (rule id \"query\")")
 	output := fs.String("output", "", "write alerts here instead of stdout")
@@ -74,9 +76,16 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "eval: %d rules failed to compile\n", len(set.Failed))
 		return exitRules
 	}
+	if err := af.apply(set); err != nil {
+		fmt.Fprintf(stderr, "eval: %v\n", err)
+		return exitUsage
+	}
 	if err := changes.load(&xf, ef.options()); err != nil {
 		printCompileErrors(stderr, err)
 		return exitRules
+	}
+	for _, c := range changes {
+		_ = af.apply(c.set) // the name was checked above
 	}
 	out := stdout
 	if *output != "" {
@@ -110,6 +119,9 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if err := bw.Write(o.Doc); err != nil {
 				return fmt.Errorf("writing alerts: %w", err)
 			}
+			if o.Member {
+				continue // a further document of the alert before it: counted once
+			}
 			st.alerts++
 			st.perRule[o.Rule.Name]++
 			if o.Summary {
@@ -123,7 +135,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// watermark closed: as the pipeline does for a record or a flush.
 	emit := func(ms []engine.Match, cur []byte, curRef uint64) error {
 		for _, m := range ms {
-			doc, id, err := set.Alert(m, func(r uint64) ([]byte, bool) {
+			docs, err := set.AlertDocs(m, func(r uint64) ([]byte, bool) {
 				if r == curRef && cur != nil {
 					return cur, true
 				}
@@ -132,7 +144,7 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			if err != nil {
 				return err
 			}
-			outs, dec, err := sup.Apply(m, doc, id)
+			outs, dec, err := sup.ApplyDocs(m, docs)
 			if err != nil {
 				return err
 			}

@@ -49,6 +49,9 @@ func startLiveRules(ctx context.Context, f *runFlags, conn *kafkaconn.Config, in
 				rs, xs, perrs := rulesets.Parse(d, f.rulesTopic, nil)
 				rs, serrs := scopedRules(rs)
 				set, cerrs := rulesets.Compile(rs, xs, extra, opts, rev)
+				if set != nil {
+					_ = f.af.apply(set) // the name was checked at startup
+				}
 				return set, append(append(perrs, serrs...), cerrs...)
 			}}
 		return live, fo.Start(ctx)
@@ -58,6 +61,9 @@ func startLiveRules(ctx context.Context, f *runFlags, conn *kafkaconn.Config, in
 	fw := &rulesets.Files{Paths: append(append([]string{}, f.rulePaths...), f.xf.paths...), Live: live, Log: log,
 		Load: func() (*rules.RuleSet, []error, error) {
 			set, errs := rulesets.LoadFiles(f.rulePaths, f.xf.paths, extra, opts)
+			if set != nil {
+				_ = f.af.apply(set) // the name was checked at startup
+			}
 			if err := suppress.CheckScope(set, "host.id"); err != nil {
 				errs = append(errs, err) // a revision with errors does not replace the running one
 			}

@@ -21,6 +21,7 @@ commands:
   produce  publish NDJSON events to Kafka keyed by host.id
   consume  read a topic read_committed: alerts as one line each, dead letters, or raw JSON
   flushes  print the idle flush points a processor group committed (for eval --flush-at)
+  sink     sink elasticsearch: index the alerts topic into Elasticsearch, exactly once by alert ID
   acls     print the Kafka ACLs a run configuration needs (--check: verify them)
   version  print the version, commit and Go version
 
@@ -57,6 +58,8 @@ func realMain(args []string) int {
 		return cmdProduce(rest, os.Stdin, os.Stderr)
 	case "consume":
 		return cmdConsume(rest, os.Stdout, os.Stderr)
+	case "sink":
+		return cmdSink(rest, os.Stdout, os.Stderr)
 	case "acls":
 		return cmdACLs(rest, os.Stdout, os.Stderr)
 	case "version", "--version":

@@ -36,6 +36,7 @@ type runFlags struct {
 	unsafeMode                                                        string
 	ef                                                                engineFlags
 	xf                                                                exceptionFlags
+	af                                                                alertFormat
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
@@ -69,6 +70,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.unsafeMode, "unsafe-test-mode", "", "negative controls for the exactly-once checker: keep-state-on-abort, at-least-once or flush-unrecorded (idle flushes not recorded in the state); never in production")
 	f.ef.register(fs)
 	f.xf.register(fs)
+	f.af.register(fs)
 	fs.Usage = usageFunc(fs, "processor run [--brokers B] [--embedded] [flags] (every flag is also EQLSTREAM_<NAME>)")
 	if code, ok := parseFlags(fs, args, stdout); !ok {
 		return code
@@ -128,6 +130,10 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if err := suppress.CheckScope(ruleSet, "host.id"); err != nil {
 		fmt.Fprintf(stderr, "run: %v\n", err)
 		return exitRules
+	}
+	if err := f.af.apply(ruleSet); err != nil {
+		fmt.Fprintf(stderr, "run: %v\n", err)
+		return exitUsage
 	}
 	for _, r := range ruleSet.Program.Rules() {
 		if !r.HostScoped && r.Kind.String() != "event" {

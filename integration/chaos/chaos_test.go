@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eqlstream/eqlstream/internal/gen"
 	"github.com/eqlstream/eqlstream/rules/engine"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -32,7 +32,7 @@ type params struct {
 	events     int
 	hosts      int
 	attackRate float64
-	mode       string // "" (exactly-once), keep-state-on-abort, at-least-once, flush-unrecorded
+	mode       string // "" (exactly-once), keep-state-on-abort, at-least-once, flush-unrecorded, wrong-rule
 	partitions int32
 	preFrac    float64
 	// ruleChanges (RULE_CHANGES=1): rules from a rules topic, changed
@@ -79,9 +79,9 @@ func loadParams(t *testing.T) params {
 	p.suppression = os.Getenv("CHAOS_SUPPRESSION") != "" && os.Getenv("CHAOS_SUPPRESSION") != "0"
 	p.mode = os.Getenv("CHAOS_MODE")
 	switch p.mode {
-	case "", "keep-state-on-abort", "at-least-once", "flush-unrecorded":
+	case "", "keep-state-on-abort", "at-least-once", "flush-unrecorded", "wrong-rule":
 	default:
-		t.Fatalf("CHAOS_MODE %q: want empty, keep-state-on-abort, at-least-once or flush-unrecorded", p.mode)
+		t.Fatalf("CHAOS_MODE %q: want empty, keep-state-on-abort, at-least-once, flush-unrecorded or wrong-rule", p.mode)
 	}
 	return p
 }
@@ -110,6 +110,12 @@ type harness struct {
 	schedule     []string
 	brokerOut    int       // broker down or paused (0: none)
 	rules        *ruleFeed // RULE_CHANGES=1
+	// lines is the generated input; injections the generator's ground truth.
+	lines      [][]byte
+	injections []gen.Injection
+	// wrongArgs are the --rules flags of the wrong-rule control's
+	// processors and replays (none: see ruleArgs).
+	wrongArgs []string
 }
 
 type proc struct {
@@ -178,10 +184,12 @@ func TestChaos(t *testing.T) {
 	h.adm = kadm.NewClient(h.admCl)
 
 	// input
-	input := filepath.Join(dir, "events.ndjson")
-	attacks := h.generate(input)
+	attacks := h.generate()
+	if p.mode == "wrong-rule" {
+		h.wrongArgs = []string{"--rules", wrongRules(t, root, dir)}
+	}
 	h.createTopics()
-	lines := readLines(t, input)
+	lines := h.lines
 	// The processors run with their default flags, idle flush on: the
 	// quiet periods of the production schedule below make partitions idle,
 	// their reorder buffers are flushed, and events arriving after a flush
@@ -261,8 +269,10 @@ func TestChaos(t *testing.T) {
 	openTxns := h.openTransactions()
 	got := h.readAlerts()
 	hist := h.readFlushHistory()
-	expected, expOrder, replayed := h.expected(hist)
+	expected, expOrder, replayed, expBodies, input := h.expected(hist)
 	missing, dup, unexpected := compare(expected, got.ids)
+	bodyMismatches := h.compareBodies(got, expBodies)
+	truth := h.checkTruth(got, input, hist)
 	order := h.orderViolations(expOrder, got.byHost)
 	aborted := h.abortedTxns()
 	var flushes, late int64
@@ -289,11 +299,12 @@ func TestChaos(t *testing.T) {
 			t.Errorf("suppression on, but the replay suppressed %d alerts and wrote %d summaries: the rule was not exercised", sup, sums)
 		}
 	}
-	line := fmt.Sprintf("eos: events=%d expected=%d read=%d missing=%d duplicated=%d unexpected=%d idle_flushes=%d late_events=%d state_mismatches=%d history_errors=%d quiet_periods=%d kills=%d sigterms=%d rebalances=%d broker_kills=%d broker_pauses=%d aborted_txns=%d open_txns=%d order_violations=%d reader_dups=%d attack_chains=%d drained=%v seed=%d mode=%s",
-		len(lines), len(expected), len(got.ids), missing, dup, unexpected, flushes, late, stateMismatches, historyErrors, quiet.Load(),
+	line := fmt.Sprintf("eos: events=%d expected=%d read=%d missing=%d duplicated=%d unexpected=%d body_mismatches=%d idle_flushes=%d late_events=%d state_mismatches=%d history_errors=%d quiet_periods=%d kills=%d sigterms=%d rebalances=%d broker_kills=%d broker_pauses=%d aborted_txns=%d open_txns=%d order_violations=%d reader_dups=%d attack_chains=%d truth_ok=%d truth_missing=%d truth_unexpected=%d truth_excused=%d truth_late_alerted=%d truth_pending=%d truth_late_chain_events=%d truth_unexplained=%d drained=%v seed=%d mode=%s",
+		len(lines), len(expected), len(got.ids), missing, dup, unexpected, bodyMismatches, flushes, late, stateMismatches, historyErrors, quiet.Load(),
 		h.counters.kills.Load(), h.counters.sigterms.Load(),
 		h.counters.rebalances.Load(), h.counters.brokerKills.Load(), h.counters.brokerPauses.Load(), aborted, openTxns, order,
-		readerDup.Load(), attacks, drained, p.seed, modeName(p.mode))
+		readerDup.Load(), attacks, truth.ok, truth.missing, truth.unexpected, truth.excused, truth.lateAlerted, truth.pending,
+		truth.lateChainEvents, truth.unexplained, drained, p.seed, modeName(p.mode))
 	if h.rules != nil {
 		line += fmt.Sprintf(" rule_pushes=%d rule_changes_committed=%d", h.rules.pushes, revisionChanges(hist))
 	}
@@ -302,12 +313,20 @@ func TestChaos(t *testing.T) {
 	}
 	fmt.Println(line)
 	t.Log(line)
-	failed := missing+dup+unexpected+openTxns+order+int(readerDup.Load())+stateMismatches+historyErrors > 0 || !drained
+	failed := missing+dup+unexpected+bodyMismatches+openTxns+order+int(readerDup.Load())+stateMismatches+historyErrors > 0 || !drained
+	// the ground truth, independent of the engine and of eval
+	// RULE_CHANGES=1 pushes rule sets that change and delete the built-in
+	// detections the chains target: its expected answer is the replay of
+	// the committed revisions, not the generator's chains.
+	truthFailed := !p.ruleChanges && (truth.missing+truth.unexpected+truth.unexplained > 0 || truth.chains != attacks)
 	switch p.mode {
 	case "":
 		if failed {
 			h.dumpLogs()
 			t.Fatalf("exactly-once violated: %s", line)
+		}
+		if truthFailed {
+			t.Fatalf("alerts differ from the generator's injected chains: %s", line)
 		}
 		if len(expected) == 0 {
 			t.Fatal("no alerts expected: the input has no attack chains, the test proves nothing")
@@ -338,6 +357,15 @@ func TestChaos(t *testing.T) {
 		if stateMismatches == 0 {
 			t.Fatalf("negative control %s was NOT detected (want state_mismatches > 0): %s", p.mode, line)
 		}
+	case "wrong-rule":
+		// a detection bug shared by the pipeline and eval: the
+		// exactly-once comparison agrees, only the ground truth sees it
+		if failed {
+			t.Fatalf("negative control %s: the exactly-once checks must pass (the bug is in the rule, not the pipeline): %s", p.mode, line)
+		}
+		if truth.missing == 0 {
+			t.Fatalf("negative control %s was NOT detected (want truth_missing > 0): %s", p.mode, line)
+		}
 	}
 	fmt.Printf("negative control %s: detected as failing, as it must be\n", p.mode)
 }
@@ -349,24 +377,61 @@ func modeName(m string) string {
 	return m
 }
 
-func (h *harness) generate(path string) int {
+// generate builds the input with internal/gen (what `processor gen` runs)
+// and keeps its ground truth; it returns the number of attack chains.
+func (h *harness) generate() int {
 	p := h.p
-	cmd := exec.Command(h.bin, "gen", "--seed", strconv.FormatInt(p.seed, 10), "--events", strconv.Itoa(p.events),
-		"--hosts", strconv.Itoa(p.hosts), "--attack-rate", strconv.FormatFloat(p.attackRate, 'f', -1, 64),
-		"--lookalike-rate", strconv.FormatFloat(p.attackRate*2, 'f', -1, 64), "--disorder", "500ms",
-		"--rate", "2000", "--output", path, "--stats")
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		h.t.Fatalf("gen: %v\n%s", err, stderr.String())
+	g, err := gen.New(gen.Config{Seed: p.seed, Events: p.events, Hosts: p.hosts, AttackRate: p.attackRate,
+		LookalikeRate: p.attackRate * 2, Disorder: 500 * time.Millisecond, Rate: 2000})
+	if err != nil {
+		h.t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(\d+) attack chains`).FindStringSubmatch(stderr.String())
-	if m == nil {
-		h.t.Fatalf("gen stats: %s", stderr.String())
+	var buf []byte
+	for {
+		var ok bool
+		start := len(buf)
+		if buf, _, ok = g.Next(buf); !ok {
+			break
+		}
+		h.lines = append(h.lines, buf[start:len(buf):len(buf)])
 	}
-	n, _ := strconv.Atoi(m[1])
-	h.logf("generated: %s", strings.TrimSpace(strings.SplitN(stderr.String(), "\n", 2)[0]))
-	return n
+	h.injections = g.Injections()
+	st := g.Stats()
+	h.logf("generated: %d events, %d attack chains %v, %d look-alikes", st.Events, st.Chains, st.ChainsByKind, st.Lookalikes)
+	return st.Chains
+}
+
+// wrongRules writes the built-in rules with one planted detection bug (the
+// APT network connection rule's maxspan cut from 5s to 4s) for the
+// wrong-rule negative control, and returns the directory.
+func wrongRules(t *testing.T, root, dir string) string {
+	out := filepath.Join(dir, "wrong-rules")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(root, "rules", "builtin")
+	ents, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planted := 0
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "apt_package_manager_network_connection.toml" {
+			planted = bytes.Count(b, []byte("maxspan=5s"))
+			b = bytes.ReplaceAll(b, []byte("maxspan=5s"), []byte("maxspan=4s"))
+		}
+		if err := os.WriteFile(filepath.Join(out, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if planted != 1 {
+		t.Fatalf("wrong-rule: planted %d maxspan changes, want 1", planted)
+	}
+	return out
 }
 
 func (h *harness) createTopics() {
@@ -402,20 +467,6 @@ func (h *harness) createTopics() {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-func readLines(t *testing.T, path string) [][]byte {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for _, l := range bytes.Split(b, []byte("\n")) {
-		if len(bytes.TrimSpace(l)) > 0 {
-			out = append(out, l)
-		}
-	}
-	return out
 }
 
 // hostOf returns host.id of an event (nested or dotted), the record key.
@@ -504,7 +555,7 @@ func (h *harness) startID(id string) *proc {
 	// flush 2s, allowed disorder 2s, transaction timeout 10s): the proof
 	// covers the configuration users run.
 	switch h.p.mode {
-	case "":
+	case "", "wrong-rule": // wrong-rule: the processors are right, the rule is not
 	case "keep-state-on-abort", "at-least-once":
 		// long transactions, so that rebalances abort transactions with
 		// records in them

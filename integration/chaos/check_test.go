@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/eqlstream/eqlstream/partition"
 	"github.com/eqlstream/eqlstream/rules/engine"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -65,6 +66,7 @@ func (h *harness) openTransactions() int {
 type alerts struct {
 	ids    []string
 	byHost map[string][]string
+	bodies map[string][][]byte // by alert ID, as committed (twice if duplicated)
 }
 
 func (h *harness) readTopic(topic string, fn func(*kgo.Record)) {
@@ -107,10 +109,11 @@ func (h *harness) readTopic(topic string, fn func(*kgo.Record)) {
 }
 
 func (h *harness) readAlerts() alerts {
-	a := alerts{byHost: map[string][]string{}}
+	a := alerts{byHost: map[string][]string{}, bodies: map[string][][]byte{}}
 	h.readTopic(h.topics.alerts, func(r *kgo.Record) {
 		id := alertKey(h.t, r.Value, header(r, "eqlstream.alert_id"))
 		a.ids = append(a.ids, id)
+		a.bodies[id] = append(a.bodies[id], r.Value)
 		a.byHost[string(r.Key)] = append(a.byHost[string(r.Key)], id)
 	})
 	return a
@@ -251,8 +254,9 @@ func (h *harness) compareState(hist map[int32]*partHistory, replayed map[int32]r
 // offline with processor eval, replaying the committed idle flushes at their
 // recorded input offsets and leaving the end of the input open, as a running
 // processor does: the exact answer. It also returns each replay's final
-// engine state.
-func (h *harness) expected(hist map[int32]*partHistory) ([]string, map[string][]string, map[int32]replayStats) {
+// engine state, the alert documents by ID, and the input read back.
+func (h *harness) expected(hist map[int32]*partHistory) ([]string, map[string][]string, map[int32]replayStats, map[string][]byte, map[int32][]inRec) {
+	input := map[int32][]inRec{}
 	files := map[int32]*bufio.Writer{}
 	offsets := map[int32][]int64{}
 	var closers []*os.File
@@ -270,6 +274,11 @@ func (h *harness) expected(hist map[int32]*partHistory) ([]string, map[string][]
 		w.Write(r.Value)
 		w.WriteByte('\n')
 		offsets[r.Partition] = append(offsets[r.Partition], r.Offset)
+		ts, err := readTimestamp(r.Value)
+		if err != nil {
+			h.t.Fatalf("input partition %d offset %d: @timestamp: %v", r.Partition, r.Offset, err)
+		}
+		input[r.Partition] = append(input[r.Partition], inRec{off: r.Offset, ts: ts, hash: xxhash.Sum64(r.Value)})
 	})
 	for _, w := range files {
 		w.Flush()
@@ -279,6 +288,7 @@ func (h *harness) expected(hist map[int32]*partHistory) ([]string, map[string][]
 	}
 	var ids []string
 	byHost := map[string][]string{}
+	bodies := map[string][]byte{}
 	replayed := map[int32]replayStats{}
 	parts := make([]int32, 0, len(files))
 	for p := range files {
@@ -338,9 +348,10 @@ func (h *harness) expected(hist map[int32]*partHistory) ([]string, map[string][]
 			id := alertKey(h.t, sc.Bytes(), a.ID)
 			ids = append(ids, id)
 			byHost[a.Host.ID] = append(byHost[a.Host.ID], id)
+			bodies[id] = append([]byte(nil), sc.Bytes()...)
 		}
 	}
-	return ids, byHost, replayed
+	return ids, byHost, replayed, bodies, input
 }
 
 func compare(expected, got []string) (missing, dup, unexpected int) {

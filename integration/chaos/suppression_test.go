@@ -50,6 +50,9 @@ func (h *harness) committedWindows() map[int32]map[string]string {
 
 // ruleArgs are the rule flags of the processors and of the replay.
 func (h *harness) ruleArgs() []string {
+	if h.wrongArgs != nil {
+		return h.wrongArgs // the wrong-rule control
+	}
 	if !h.p.suppression {
 		return nil
 	}

@@ -59,10 +59,10 @@ func (b *builder) startApt(t int64, args ...string) (apt, sudo *proc, t2 int64) 
 		return apt, nil, t
 	}
 	sudo, t = b.spawn(t, s.shell, true, "/usr/bin/sudo", append([]string{"sudo"}, args...)...)
-	sudo.user = acctRoot
+	sudo.user, sudo.egrp = acctRoot, sudo.ruser // setuid root: the caller's group stays
 	t += b.g.between(10, 80)
 	apt, t = b.spawn(t, sudo, false, "/usr/bin/apt", args...)
-	apt.user, apt.ruser = acctRoot, acctRoot
+	apt.user, apt.ruser, apt.egrp = acctRoot, acctRoot, nil
 	return apt, sudo, t
 }
 

@@ -139,7 +139,7 @@ func (b *builder) runCmd(t int64, parent *proc, c *cmd, jobControl bool) int64 {
 	var sudo *proc
 	if c.sudo {
 		sudo, t = b.spawn(t, parent, jobControl, "/usr/bin/sudo", append([]string{"sudo"}, c.args...)...)
-		sudo.user = acctRoot
+		sudo.user, sudo.egrp = acctRoot, sudo.ruser // setuid root: the caller's group stays
 		par, jobControl = sudo, false
 		t += g.between(8, 60)
 	}
@@ -147,7 +147,7 @@ func (b *builder) runCmd(t int64, parent *proc, c *cmd, jobControl bool) int64 {
 	for cc := c; cc != nil; cc = cc.pipe {
 		p, te := b.spawn(t, par, jobControl && cc == c, cc.exe, cc.args...)
 		if c.sudo {
-			p.user, p.ruser = acctRoot, acctRoot
+			p.user, p.ruser, p.egrp = acctRoot, acctRoot, nil
 		}
 		if jobControl && cc != c {
 			p.group = procs[0].group

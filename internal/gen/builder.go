@@ -35,7 +35,9 @@ func (b *builder) inject(kind, variant string, lookalike bool) *injection {
 // mark records e as a (near) matching event of the injection.
 func (b *builder) mark(e *event) {
 	b.inj.EntityIDs = append(b.inj.EntityIDs, e.p.entityID)
+	b.inj.Lines = append(b.inj.Lines, -1) // set when e is emitted
 	b.inj.Time = msTime(e.ts)
+	e.mark = uint8(len(b.inj.EntityIDs))
 }
 
 func (b *builder) ev(t int64, kind evKind, p *proc) *event {
@@ -67,7 +69,7 @@ func (b *builder) fork(t int64, parent *proc, newGroup bool) *proc {
 	c := &proc{
 		pid: pid, start: t, entityID: b.h.entityID(pid, t),
 		name: parent.name, exe: parent.exe, args: parent.args, cmdline: parent.cmdline, cwd: parent.cwd,
-		user: parent.user, ruser: parent.ruser, tty: parent.tty, sha256: parent.sha256,
+		user: parent.user, ruser: parent.ruser, egrp: parent.egrp, tty: parent.tty, sha256: parent.sha256,
 		parent: parent, session: parent.session, group: parent.group, entry: parent.entry,
 		ancestry: ancestry(parent),
 	}

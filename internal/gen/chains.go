@@ -120,8 +120,7 @@ func (g *Generator) chainAPTNetcon(b *builder) {
 		connT = t + g.between(40, 4900)
 	}
 	c, _ := b.spawn(connT-g.between(6, 30), sh, false, exe, args...)
-	b.connect(connT, c, ip, port, false, g.jitter(400))
-	b.mark(b.last())
+	b.mark(b.connect(connT, c, ip, port, false, g.jitter(400))) // the attempt, not the disconnect after it
 	fileT := connT + g.between(3, 40)
 	for _, e := range b.evs {
 		if e.kind == evNetDisconnect && e.p == c {
@@ -227,9 +226,9 @@ func (b *builder) adminShell(t int64) (parent *proc, cleanup func(t int64), t2 i
 	case 1:
 		s, t := b.session(t, false)
 		sudo, t := b.spawn(t, s.shell, true, "/usr/bin/sudo", "sudo", "-s")
-		sudo.user = acctRoot
+		sudo.user, sudo.egrp = acctRoot, sudo.ruser // setuid root: the caller's group stays
 		sh, t := b.spawn(t+g.between(20, 200), sudo, false, "/usr/bin/bash", "/bin/bash")
-		sh.user, sh.ruser = acctRoot, acctRoot
+		sh.user, sh.ruser, sh.egrp = acctRoot, acctRoot, nil
 		return sh, func(t int64) { b.end(t, sh, 0); b.end(t+g.between(1, 5), sudo, 0) }, t
 	default:
 		s, t := b.session(t, true)

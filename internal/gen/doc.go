@@ -12,6 +12,18 @@
 // children reference their parent's and leaders' entity_ids, as Elastic Defend
 // does, so sequence rules joined by entity ids see real trees.
 //
+// Events carry the fields Elastic Defend sends on Linux (the endpoint
+// package's per-event field lists): process events the effective and real
+// user and group (process.user, process.real_user, process.group,
+// process.real_group, and top-level user/group with Ext.real), md5, sha1 and
+// sha256 hashes, the parent and the session, group and entry leaders each
+// with args, user, group, real_user, real_group, start, tty and working
+// directory; network and file events the short process reference Defend
+// sends there. Defend sends no code_signature on Linux, so neither does the
+// generator. A setuid binary (sudo) runs with effective user root and the
+// caller's effective group. Rules that compare a field with `!=` are true
+// on a missing field, so a missing field is noise for a whole corpus.
+//
 // On top of the background, the generator injects attack chains and
 // look-alikes for four Elastic detection rules:
 //

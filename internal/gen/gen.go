@@ -46,6 +46,16 @@ type Injection struct {
 	// the sequences. (For apt_netcon/other_host the second event is on
 	// another host.)
 	EntityIDs []string
+	// Lines are the positions of those events in the emitted stream (0 for
+	// the first event Next returns), in the same order: with the stream they
+	// identify the exact matched events, e.g. to tell whether one arrived
+	// late at a consumer.
+	Lines []int
+	// Procs are the process.entity_id values of every event of the chain
+	// or look-alike (its whole process tree, not only the matching events),
+	// in order of first appearance: what other rules may legitimately see
+	// of it.
+	Procs []string
 	// Time is the @timestamp of the last of those events.
 	Time time.Time
 }
@@ -115,6 +125,9 @@ func (g *Generator) Next(dst []byte) (out []byte, hostID string, ok bool) {
 	out = g.render(dst, e)
 	g.emitted++
 	if inj := e.inj; inj != nil {
+		if e.mark > 0 {
+			inj.Lines[e.mark-1] = g.emitted - 1
+		}
 		inj.pending--
 		if inj.pending == 0 {
 			g.doneInj++
@@ -244,6 +257,13 @@ func (g *Generator) commit(b *builder) bool {
 	if b.inj != nil {
 		b.inj.pending = len(b.evs)
 		b.inj.HostID, b.inj.HostName = b.h.id, b.h.name
+		seen := make(map[string]bool, len(b.evs))
+		for _, e := range b.evs {
+			if !seen[e.p.entityID] {
+				seen[e.p.entityID] = true
+				b.inj.Procs = append(b.inj.Procs, e.p.entityID)
+			}
+		}
 		g.injections = append(g.injections, b.inj)
 	}
 	for _, e := range b.evs {

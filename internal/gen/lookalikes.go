@@ -322,9 +322,9 @@ func (b *builder) dpkgInstall(t int64, deb string) (dpkg, sudo *proc, t2 int64) 
 		return dpkg, nil, t
 	}
 	sudo, t = b.spawn(t, s.shell, true, "/usr/bin/sudo", append([]string{"sudo"}, args...)...)
-	sudo.user = acctRoot
+	sudo.user, sudo.egrp = acctRoot, sudo.ruser // setuid root: the caller's group stays
 	dpkg, t = b.spawn(t+b.g.between(10, 80), sudo, false, "/usr/bin/dpkg", args...)
-	dpkg.user, dpkg.ruser = acctRoot, acctRoot
+	dpkg.user, dpkg.ruser, dpkg.egrp = acctRoot, acctRoot, nil
 	return dpkg, sudo, t
 }
 

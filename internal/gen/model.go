@@ -1,6 +1,8 @@
 package gen
 
 import (
+	"crypto/md5"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -52,8 +54,12 @@ type proc struct {
 	cwd      string
 	user     *account // effective
 	ruser    *account // real
-	tty      int64    // pts number + 1; 0 without a terminal
-	sha256   string
+	// egrp is the effective group when it is not the effective user's
+	// primary group: a setuid (not setgid) binary such as sudo runs with
+	// the caller's group. The real group is ruser's primary group.
+	egrp   *account
+	tty    int64 // pts number + 1; 0 without a terminal
+	sha256 string
 
 	parent   *proc
 	session  *proc
@@ -68,6 +74,14 @@ type proc struct {
 	// JSON cached when the proc is first rendered as a leader or parent;
 	// procs are no longer changed by then.
 	leaderJSON, entryJSON, parentJSON []byte
+}
+
+// egroup returns the account whose group is p's effective group.
+func (p *proc) egroup() *account {
+	if p.egrp != nil {
+		return p.egrp
+	}
+	return p.user
 }
 
 const maxAncestry = 2
@@ -210,7 +224,8 @@ type event struct {
 	path string
 	size int64
 
-	inj *injection
+	inj  *injection
+	mark uint8 // 1 + the index of this event in inj.EntityIDs; 0 if unmarked
 }
 
 // injection records one injected attack chain or look-alike.
@@ -224,4 +239,17 @@ func (e *event) less(o *event) bool {
 		return e.key < o.key
 	}
 	return e.seq < o.seq
+}
+
+// otherHashes returns stand-ins for the MD5 and SHA-1 of the executable
+// whose SHA-256 stand-in is sha256 (Elastic Defend sends all three).
+func (g *Generator) otherHashes(sha256 string) (md5sum, sha1sum string) {
+	if h, ok := g.hashCache["md5+sha1:"+sha256]; ok {
+		return h[:32], h[32:]
+	}
+	m := md5.Sum([]byte(sha256))
+	s := sha1.Sum([]byte(sha256))
+	h := hex.EncodeToString(m[:]) + hex.EncodeToString(s[:])
+	g.hashCache["md5+sha1:"+sha256] = h
+	return h[:32], h[32:]
 }

@@ -336,7 +336,22 @@ func TestRulesMatchInjectedChains(t *testing.T) {
 
 	expected := map[alert]bool{}
 	lookalike := map[alert]string{}
+	// the events a chain's Lines point at are the ones its rule's stages
+	// match (a consumer uses them to tell whether a stage arrived late)
+	stages := map[string][]func(doc) bool{
+		KindAPTShell:         {aptShellStage1, aptShellStage2},
+		KindAPTNetcon:        {aptNetconStage1, aptNetconStage2},
+		KindDPKGUnusual:      {dpkgUnusual},
+		KindChmodPersistence: {chmodPersistence},
+	}
 	for _, inj := range g.Injections() {
+		if !inj.Lookalike {
+			for i, n := range inj.Lines {
+				if i >= len(stages[inj.Kind]) || !stages[inj.Kind][i](docs[n]) {
+					t.Errorf("%s/%s: stage %d's line %d does not match the stage: %v", inj.Kind, inj.Variant, i+1, n, docs[n].fields["event.action"])
+				}
+			}
+		}
 		a := alert{inj.Kind, strings.Join(inj.EntityIDs, " ")}
 		if inj.Lookalike {
 			lookalike[a] = inj.Variant

@@ -142,7 +142,8 @@ func (g *Generator) render(dst []byte, e *event) []byte {
 		}
 		w.close()
 	}
-	writeAccount(w, "group", p.user.group, p.user.gid, p.ruser.group, p.ruser.gid)
+	eg := p.egroup()
+	writeAccount(w, "group", eg.group, eg.gid, p.ruser.group, p.ruser.gid)
 	if w.flat || style == styleParentDotted {
 		w.open("host", true)
 		hostFields(w, h)
@@ -263,9 +264,12 @@ func (g *Generator) processFields(w *jsonWriter, p *proc, style uint8) {
 	w.str("entity_id", p.entityID)
 	g.writeLeader(w, "entry_leader", p.entry, p, inner, true)
 	w.str("executable", p.exe)
-	writeIDName(w, "group", p.user.gid, p.user.group)
+	writeIdentity(w, p, false)
 	g.writeLeader(w, "group_leader", p.group, p, inner, false)
 	w.open("hash", inner)
+	md5, sha1 := g.otherHashes(p.sha256)
+	w.str("md5", md5)
+	w.str("sha1", sha1)
 	w.str("sha256", p.sha256)
 	w.close()
 	w.bool("interactive", p.tty > 0)
@@ -274,19 +278,37 @@ func (g *Generator) processFields(w *jsonWriter, p *proc, style uint8) {
 		g.writeParent(w, p.parent, inner)
 	}
 	w.int("pid", p.pid)
-	writeIDName(w, "real_user", p.ruser.id, p.ruser.name)
+	writeIdentity(w, p, true)
 	g.writeLeader(w, "session_leader", p.session, p, inner, false)
 	w.time("start", p.start, &g.dc)
-	if p.tty > 0 {
-		w.open("tty", inner)
-		w.open("char_device", false)
-		w.int("major", 136)
-		w.int("minor", p.tty-1)
-		w.close()
-		w.close()
-	}
+	writeTTY(w, p, inner)
 	writeIDName(w, "user", p.user.id, p.user.name)
 	w.str("working_directory", p.cwd)
+}
+
+// writeTTY writes the controlling terminal, if any.
+func writeTTY(w *jsonWriter, p *proc, flat bool) {
+	if p.tty == 0 {
+		return
+	}
+	w.open("tty", flat)
+	w.open("char_device", false)
+	w.int("major", 136)
+	w.int("minor", p.tty-1)
+	w.close()
+	w.close()
+}
+
+// writeIdentity writes the effective and real group and the real user of
+// p, as Elastic Defend does for the parent and the leaders (the effective
+// user follows, in key order).
+func writeIdentity(w *jsonWriter, p *proc, realOnly bool) {
+	if !realOnly {
+		writeIDName(w, "group", p.egroup().gid, p.egroup().group)
+		return
+	}
+	writeIDName(w, "real_group", p.ruser.gid, p.ruser.group)
+	writeIDName(w, "real_user", p.ruser.id, p.ruser.name)
 }
 
 func (g *Generator) writeLeader(w *jsonWriter, k string, l, self *proc, flat, entry bool) {
@@ -323,6 +345,8 @@ func (g *Generator) writeLeader(w *jsonWriter, k string, l, self *proc, flat, en
 }
 
 func (g *Generator) leaderFields(w *jsonWriter, l *proc, entry bool) {
+	w.strs("args", l.args)
+	w.int("args_count", int64(len(l.args)))
 	w.str("entity_id", l.entityID)
 	if entry {
 		w.open("entry_meta", false)
@@ -339,19 +363,22 @@ func (g *Generator) leaderFields(w *jsonWriter, l *proc, entry bool) {
 		w.close()
 	}
 	w.str("executable", l.exe)
+	writeIdentity(w, l, false)
 	w.bool("interactive", l.tty > 0)
 	w.str("name", l.name)
 	if entry && l.parent != nil {
 		w.open("parent", false)
 		w.str("entity_id", l.parent.entityID)
 		w.int("pid", l.parent.pid)
+		w.time("start", l.parent.start, &g.dc)
 		w.close()
 	}
 	w.int("pid", l.pid)
-	if entry {
-		w.time("start", l.start, &g.dc)
-		writeIDName(w, "user", l.user.id, l.user.name)
-	}
+	writeIdentity(w, l, true)
+	w.time("start", l.start, &g.dc)
+	writeTTY(w, l, false)
+	writeIDName(w, "user", l.user.id, l.user.name)
+	w.str("working_directory", l.cwd)
 }
 
 func (g *Generator) writeParent(w *jsonWriter, p *proc, flat bool) {
@@ -376,9 +403,13 @@ func (g *Generator) parentFields(w *jsonWriter, p *proc) {
 	w.str("command_line", p.cmdline)
 	w.str("entity_id", p.entityID)
 	w.str("executable", p.exe)
+	writeIdentity(w, p, false)
+	w.bool("interactive", p.tty > 0)
 	w.str("name", p.name)
 	w.int("pid", p.pid)
+	writeIdentity(w, p, true)
 	w.time("start", p.start, &g.dc)
+	writeTTY(w, p, false)
 	writeIDName(w, "user", p.user.id, p.user.name)
 	w.str("working_directory", p.cwd)
 }

@@ -26,11 +26,15 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// CorpusDir returns ../shared/corpus/detection-rules. When it is absent the
+// CorpusDir returns ../shared/corpus/detection-rules, or $EQLSTREAM_CORPUS
+// (for a checkout elsewhere, e.g. a git worktree). When it is absent the
 // test fails under CI=true and is skipped otherwise.
 func CorpusDir(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(RepoRoot(t), "..", "shared", "corpus", "detection-rules")
+	if c := os.Getenv("EQLSTREAM_CORPUS"); c != "" {
+		dir = c
+	}
 	if _, err := os.Stat(dir); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("corpus not found at %s (CI=true requires it)", dir)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/eqlstream/eqlstream/internal/gen"
 	"github.com/eqlstream/eqlstream/rules/eql"
+	"github.com/eqlstream/eqlstream/rules/fieldtype"
 	toml "github.com/pelletier/go-toml/v2"
 )
 
@@ -153,6 +154,8 @@ func BenchmarkLinuxCorpusRules(b *testing.B) {
 	defs := linuxDefs(b)
 	b.Run("index=on", func(b *testing.B) { benchProcess(b, compileDefs(b, defs, Options{}), evs) })
 	b.Run("index=off", func(b *testing.B) { benchProcess(b, compileDefs(b, defs, Options{DisableIndex: true}), evs) })
+	// with the built-in ECS types, as the processor runs by default
+	b.Run("types=ecs", func(b *testing.B) { benchProcess(b, compileDefs(b, defs, Options{Types: fieldtype.Builtin()}), evs) })
 }
 
 // BenchmarkSeedRulesEngine is BenchmarkSeedRules (package rules/bench) from

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/eqlstream/eqlstream/rules/eql"
+	"github.com/eqlstream/eqlstream/rules/fieldtype"
 )
 
 type predFn func(c *ctx) bool
@@ -19,7 +20,9 @@ type valFn func(c *ctx) Value
 type compiler struct {
 	sch   *schema
 	src   *eql.Source
-	memos *memoTable // shared by the rules of a program; nil: no memoization
+	memos *memoTable        // shared by the rules of a program; nil: no memoization
+	types *fieldtype.Schema // nil: untyped (typed.go)
+	warns eql.Errors        // comparisons the field's type makes never true
 }
 
 // memoTable numbers the distinct conditions of a program's rules.
@@ -324,6 +327,9 @@ func (cp *compiler) comparison(x *eql.Binary) predFn {
 		return func(c *ctx) bool { return !eq(c) }
 	}
 	if f, ok := left.(*eql.Field); ok && isLit {
+		if tf, ok := cp.typed(f); ok {
+			return cp.typedComparison(f, tf, lit, op)
+		}
 		slot := cp.slot(f)
 		lv := litValue(lit)
 		if op == eql.OpEq && lit.Kind == eql.LitString {
@@ -388,6 +394,13 @@ type strSet struct {
 }
 
 func (cp *compiler) in(x *eql.In) predFn {
+	if f, ok := x.X.(*eql.Field); ok {
+		if tf, ok := cp.typed(f); ok {
+			if p, ok := cp.typedIn(f, tf, x.List); ok {
+				return p
+			}
+		}
+	}
 	set := &strSet{strs: map[string]struct{}{}, nums: map[float64]struct{}{}, fold: x.CaseInsensitive}
 	var dyn []valFn
 	hasNull := false

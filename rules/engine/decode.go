@@ -45,6 +45,9 @@ type node struct {
 	// nested holds the first bytes of the children that have children: a
 	// dotted key ("process.name") can only match if it starts with one.
 	nested byteSet
+	// null is the mapping's null_value, indexed in place of an explicit
+	// JSON null (as Elasticsearch does); nil when there is none.
+	null *Value
 }
 
 // keyTable is a collision-free hash table over a node's child keys.
@@ -169,6 +172,18 @@ type schema struct {
 	root  *node
 	names []string
 	index map[string]int
+	nodes []*node // by slot
+	// typed are the fields whose == is not byte equality under the
+	// program's types (typed.go): the rule index leaves them out.
+	typed map[string]bool
+}
+
+// typedName records that name compares by its type.
+func (s *schema) typedName(name string) {
+	if s.typed == nil {
+		s.typed = map[string]bool{}
+	}
+	s.typed[name] = true
 }
 
 func newSchema() *schema {
@@ -204,6 +219,7 @@ func (s *schema) slot(name string) int {
 	i := len(s.names)
 	s.names = append(s.names, name)
 	s.index[name] = i
+	s.nodes = append(s.nodes, n)
 	n.slot = i
 	return i
 }
@@ -707,7 +723,11 @@ func (d *decoder) value(n *node, i, depth int) (int, error) {
 		}
 		return j, err
 	case c == 'n':
-		return d.literal(i, "null")
+		j, err := d.literal(i, "null")
+		if err == nil && n.null != nil && n.slot >= 0 {
+			*d.ev.push(n.slot) = *n.null
+		}
+		return j, err
 	}
 	return i, d.found(i, "a value")
 }

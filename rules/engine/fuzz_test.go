@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/eqlstream/eqlstream/rules/eql"
+	"github.com/eqlstream/eqlstream/rules/fieldtype"
 )
 
 var fuzzEvents = []string{
@@ -54,6 +55,7 @@ func FuzzCompileEval(f *testing.F) {
 		`sample by host.id [process where true] [network where true]`,
 		`sequence by host.id [process where true] with runs=3 until [process where event.type == "end"]`,
 		`process where substring(process.name, -2) == "sh" and between(process.name, "a", "b") != null and number("0x10", 16) == 16`,
+		`any where @timestamp >= "2024-01" and source.ip in ("10.0.0.0/8", "::1") and process.pid < "9" and ?a == ?b and x regex "<1-20>[a-]]"`,
 	}
 	for i, q := range seeds {
 		f.Add(q, fuzzEvents[i%3])
@@ -62,19 +64,21 @@ func FuzzCompileEval(f *testing.F) {
 		if len(q) > 4096 || len(event) > 16384 {
 			return // bounded work per input: no slow inputs at shutdown
 		}
-		p, err := Compile([]RuleDef{{ID: "r", Source: &eql.Source{Text: q}}}, Options{})
-		if err != nil || len(p.Rules()) == 0 {
-			return
-		}
-		e := p.NewEngine()
-		for i := 0; i < 3; i++ {
-			_, _, _ = e.Process([]byte(event), uint64(i))
-		}
-		e.Flush()
-		snap := e.Snapshot()
-		e2 := p.NewEngine()
-		if err := e2.Restore(snap); err != nil {
-			t.Fatalf("restore: %v", err)
+		for _, types := range []*fieldtype.Schema{nil, fieldtype.Builtin()} { // untyped and typed (typed.go)
+			p, err := Compile([]RuleDef{{ID: "r", Source: &eql.Source{Text: q}}}, Options{Types: types})
+			if err != nil || len(p.Rules()) == 0 {
+				continue
+			}
+			e := p.NewEngine()
+			for i := 0; i < 3; i++ {
+				_, _, _ = e.Process([]byte(event), uint64(i))
+			}
+			e.Flush()
+			snap := e.Snapshot()
+			e2 := p.NewEngine()
+			if err := e2.Restore(snap); err != nil {
+				t.Fatalf("restore: %v", err)
+			}
 		}
 	})
 }

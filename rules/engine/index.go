@@ -141,6 +141,9 @@ func fieldLit(a, b eql.Expr) (*eql.Field, *eql.Literal) {
 }
 
 func fieldSlot(sch *schema, f *eql.Field) int {
+	if sch.typed[f.Name()] {
+		return -1 // compared by type, not by bytes
+	}
 	if i, ok := sch.index[f.Name()]; ok {
 		return i
 	}

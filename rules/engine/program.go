@@ -14,6 +14,7 @@ import (
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/eqlstream/eqlstream/rules/eql"
+	"github.com/eqlstream/eqlstream/rules/fieldtype"
 )
 
 // Options configures compilation and evaluation, mirroring the EQL search API.
@@ -29,6 +30,12 @@ type Options struct {
 	// RequiredFields must be present in every event; Process rejects an event
 	// without one with a DecodeError of reason "missing_<field>".
 	RequiredFields []string
+	// Types gives fields their Elasticsearch types (fieldtype.Builtin() and
+	// --mapping files): comparisons on date, ip, numeric, boolean and version
+	// fields are typed (typed.go), a null_value replaces explicit nulls, and
+	// optional fields it does not know fold to null where Elasticsearch's
+	// analyzer does. nil: every field compares by its JSON value.
+	Types *fieldtype.Schema
 }
 
 func (o *Options) defaults() {
@@ -215,6 +222,7 @@ func compile(defs []RuleDef, opts Options, memos *memoTable) (*Program, error) {
 		r.Fingerprint = ruleFingerprint(d, r, opts)
 	}
 	fmt.Fprintf(h, "%s\x00%s\x00%s", opts.TimestampField, opts.TiebreakerField, opts.CategoryField)
+	p.applyTypes(h)
 	p.hash = h.Sum64()
 	for _, r := range p.rules {
 		if r.Kind != EventRule {
@@ -259,6 +267,9 @@ func (p *Program) compileRule(d RuleDef) (r *Rule, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.opts.Types != nil {
+		eql.FoldOptional(st, p.opts.Types.Known)
+	}
 	warns, err := eql.Check(st, d.Source)
 	if err != nil {
 		return nil, err
@@ -275,8 +286,14 @@ func (p *Program) compileRule(d RuleDef) (r *Rule, err error) {
 			r, err = nil, eql.Errors{ce.e}
 		}
 	}()
-	cp := &compiler{sch: p.sch, src: d.Source, memos: p.memos}
+	cp := &compiler{sch: p.sch, src: d.Source, memos: p.memos, types: p.opts.Types}
 	r = &Rule{ID: d.ID, Query: st, Warnings: warns}
+	defer func() {
+		if r != nil && len(cp.warns) > 0 {
+			r.Warnings = append(r.Warnings, cp.warns...)
+			sort.SliceStable(r.Warnings, func(i, j int) bool { return r.Warnings[i].Pos < r.Warnings[j].Pos })
+		}
+	}()
 	span := d.MaxSpan
 	switch {
 	case span < 0:
@@ -284,8 +301,13 @@ func (p *Program) compileRule(d RuleDef) (r *Rule, err error) {
 	case span == 0:
 		span = p.opts.DefaultMaxSpan
 	}
+	linted := map[eql.Expr]bool{}
 	newStage := func(q *eql.EventQuery, idx int, missing bool, keys []*eql.Field) *stage {
 		s := &stage{rule: r, idx: idx, category: q.Category, missing: missing, pred: cp.pred(q.Where), where: q.Where}
+		if !linted[q.Where] {
+			linted[q.Where] = true // once per written stage (runs=N repeats it)
+			cp.lintTypes(q.Where)
+		}
 		for _, k := range keys {
 			s.keys = append(s.keys, cp.slot(k))
 			s.optional = append(s.optional, k.Optional)

@@ -533,10 +533,18 @@ func (c *checker) deadWildcard(l *Literal, op string) {
 		return
 	}
 	i := strings.IndexAny(l.Str, "*?")
-	if i < 0 {
+	if i < 0 || uncAnyShare(l.Str) {
 		return
 	}
 	c.warnf(l.Pos, "`%c` in %s is a literal character, not a wildcard; use : or like for wildcards", l.Str[i], deadOps[op])
+}
+
+// uncAnyShare reports whether s is a Windows share path whose server part is
+// a literal `*` (`\\*\IPC$`): Windows security events (5140, 5145) write
+// share names that way, so the `*` is meant literally.
+func uncAnyShare(s string) bool {
+	rest, ok := strings.CutPrefix(s, `\\*\`)
+	return ok && !strings.ContainsAny(rest, "*?")
 }
 
 var deadOps = map[string]string{

@@ -259,6 +259,8 @@ func TestCheckWarnings(t *testing.T) {
 	}{
 		{`any where a == "*.exe"`, []string{"query:1:16: `*` in == is a literal character, not a wildcard; use : or like for wildcards"}},
 		{`any where "cmd*.exe" == a`, []string{"query:1:11: `*` in == is a literal character, not a wildcard; use : or like for wildcards"}},
+		{`any where a in ("\\\\*\\IPC$", "\\\\*\\C$")`, nil}, // Windows logs share paths with a literal * server
+		{`any where a == "\\\\*\\*$"`, []string{"query:1:16: `*` in == is a literal character, not a wildcard; use : or like for wildcards"}},
 		{`any where a != "what?"`, []string{"query:1:16: `?` in != is a literal character, not a wildcard; use : or like for wildcards"}},
 		{`any where a in ("x", "/opt/vuso*", "y?")`, []string{
 			"query:1:22: `*` in an in list is a literal character, not a wildcard; use : or like for wildcards",

@@ -77,6 +77,7 @@ type Output struct {
 	ID      string
 	Rule    *rules.Rule
 	Summary bool // the summary of a closed window
+	Member  bool // a further document of the alert before it (Elastic's building blocks)
 }
 
 type ruleCfg struct {
@@ -207,6 +208,22 @@ func (s *State) Apply(m engine.Match, doc []byte, id string) ([]Output, Decision
 	s.set(k, w)
 	out = append(out, Output{Doc: withSuppression(doc, w, 0), ID: id, Rule: c.r})
 	return out, Opened, nil
+}
+
+// ApplyDocs is Apply for an alert rendered as several documents (Elastic's
+// format: a sequence's shell, then its building blocks): suppression
+// decides on the first document, and the others go out with it or not at
+// all. Outputs after the first carry Member.
+func (s *State) ApplyDocs(m engine.Match, docs []rules.AlertDoc) ([]Output, Decision, error) {
+	out, dec, err := s.Apply(m, docs[0].Doc, docs[0].ID)
+	if err != nil || dec == Suppressed {
+		return out, dec, err
+	}
+	r := out[len(out)-1].Rule
+	for _, d := range docs[1:] {
+		out = append(out, Output{Doc: d.Doc, ID: d.ID, Rule: r, Member: true})
+	}
+	return out, dec, nil
 }
 
 // Close closes the windows whose end the watermark wm has reached and

@@ -22,7 +22,8 @@ type term struct {
 
 // termsOf computes the suppression terms of an alert from the matched
 // events in its document ("events", in stage order; refs marks missing
-// stages). An event alert's value is its event's; a sequence's is the
+// stages), or from the document itself when it has no "events" (Elastic's
+// format). An event alert's value is its event's; a sequence's is the
 // value every event of it has (Kibana's shell alert keeps the fields its
 // building blocks agree on), else none. missing reports a field without a
 // value; host is the host.id term when it has exactly one string value.
@@ -32,6 +33,14 @@ func termsOf(doc []byte, refs []uint64, groupBy []string) (terms []byte, missing
 	}
 	if err := json.Unmarshal(doc, &a); err != nil {
 		return nil, false, "", err
+	}
+	if len(a.Events) == 0 {
+		// Elastic's alert format (rules/elasticalert): an event alert
+		// holds its event's fields at the top level, and a sequence's
+		// shell alert the fields its events agree on, which is the value
+		// the terms take here as well (Kibana reads them from that shell).
+		a.Events = []json.RawMessage{doc}
+		refs = nil
 	}
 	var evs []map[string]any
 	for i, raw := range a.Events {
