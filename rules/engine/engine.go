@@ -127,6 +127,9 @@ type Engine struct {
 	buf     hitHeap
 	// freeHits are applied hit records for reuse (newHit).
 	freeHits []*hit
+	// kscratch holds the join keys of an event's first stage hit before
+	// it has a hit record.
+	kscratch []uint64
 	st       *state
 	stats    Stats
 	// exclMemo holds, per rule, seq<<1|excluded for the current event;
@@ -225,7 +228,16 @@ func (e *Engine) Process(raw []byte, ref uint64) (matches []Match, retained bool
 			continue
 		}
 		if h == nil {
+			// the first stage hit: take a hit record only when the event
+			// has a join key (a quiet event must not allocate one)
+			e.kscratch = e.joinKeys(s, e.kscratch[:0])
+			if len(e.kscratch) == 0 {
+				continue
+			}
 			h = e.newHit(o, ref)
+			h.kbuf = append(h.kbuf, e.kscratch...)
+			h.items = append(h.items, hitItem{st: s, keys: h.kbuf[0:len(h.kbuf):len(h.kbuf)]})
+			continue
 		}
 		from := len(h.kbuf)
 		h.kbuf = e.joinKeys(s, h.kbuf)

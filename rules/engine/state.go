@@ -57,6 +57,9 @@ type state struct {
 	// unfilledRef, so a scan of the arena finds the live references.
 	arena []uint64
 	free  [][]uint32
+	// carved counts the blocks of each size cut from the arena: a free
+	// list's capacity is kept at least that (see alloc).
+	carved []int
 	// scratch is decodeGroup's buffer for refs.
 	scratch []uint64
 	fifos   []fifo
@@ -85,15 +88,26 @@ func (s *state) refs(p *partial) []uint64 {
 // alloc gives p a block of n refs (their values are unspecified).
 func (s *state) alloc(p *partial, n int) {
 	p.rn = uint32(n)
-	if n < len(s.free) {
-		if l := s.free[n]; len(l) > 0 {
-			p.ro = l[len(l)-1]
-			s.free[n] = l[:len(l)-1]
-			return
-		}
+	for len(s.free) <= n {
+		s.free = append(s.free, nil)
+		s.carved = append(s.carved, 0)
+	}
+	if l := s.free[n]; len(l) > 0 {
+		p.ro = l[len(l)-1]
+		s.free[n] = l[:len(l)-1]
+		return
 	}
 	p.ro = uint32(len(s.arena))
 	s.arena = append(s.arena, make([]uint64, n)...)
+	// The block may be released on an event that matches nothing (expiry,
+	// eviction): its size's free list gets room for it now, on the
+	// matching path, so release never allocates.
+	s.carved[n]++
+	if c := s.carved[n]; cap(s.free[n]) < c {
+		l := make([]uint32, len(s.free[n]), 2*c)
+		copy(l, s.free[n])
+		s.free[n] = l
+	}
 }
 
 // release returns p's refs to the free lists.
