@@ -16,6 +16,7 @@ import (
 	"github.com/eqlstream/eqlstream/rules"
 	"github.com/eqlstream/eqlstream/rules/engine"
 	"github.com/eqlstream/eqlstream/rules/suppress"
+	"github.com/eqlstream/eqlstream/rulesets"
 	"github.com/eqlstream/eqlstream/sinks"
 )
 
@@ -84,8 +85,14 @@ func cmdEval(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		printCompileErrors(stderr, err)
 		return exitRules
 	}
+	// Rules from files carry the revision run gives them (run --rules:
+	// rulesets.ContentRevision), so their alerts are byte for byte run's.
+	if len(rulePaths) > 0 && !queryGiven {
+		set.Revision = rulesets.ContentRevision(set)
+	}
 	for _, c := range changes {
 		_ = af.apply(c.set) // the name was checked above
+		c.set.Revision = rulesets.ContentRevision(c.set)
 	}
 	out := stdout
 	if *output != "" {
