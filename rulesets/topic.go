@@ -159,20 +159,53 @@ func waitTopic(ctx context.Context, adm *kadm.Client, topic string) error {
 	}
 }
 
-// end is the rules topic's last stable offset.
+// end is the rules topic's last stable offset. A push's EndTransaction
+// returns before the brokers have written its commit marker, and until
+// then the last stable offset stays before the push: a read right after a
+// push (rules list, a processor started at once) would miss it. So while
+// the last stable offset is behind the high watermark, end waits for it,
+// up to stableWait (a transaction a publisher still holds open is not
+// waited for longer: what was read is then an earlier revision).
 func end(ctx context.Context, adm *kadm.Client, topic string) (int64, error) {
-	lo, err := adm.ListCommittedOffsets(ctx, topic)
-	if err != nil {
-		return 0, fmt.Errorf("rules topic %q: end offset: %w", topic, err)
+	deadline := time.Now().Add(stableWait)
+	for {
+		lso, err := offsetOf(topic)(adm.ListCommittedOffsets(ctx, topic))
+		if err != nil {
+			return 0, fmt.Errorf("rules topic %q: end offset: %w", topic, err)
+		}
+		hwm, err := offsetOf(topic)(adm.ListEndOffsets(ctx, topic))
+		if err != nil {
+			return 0, fmt.Errorf("rules topic %q: end offset: %w", topic, err)
+		}
+		if lso >= hwm || time.Now().After(deadline) {
+			return lso, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	o, ok := lo.Lookup(topic, 0)
-	if !ok {
-		return 0, fmt.Errorf("rules topic %q: no end offset for partition 0", topic)
+}
+
+// stableWait bounds how long end waits for a transaction to become stable.
+const stableWait = 5 * time.Second
+
+// offsetOf reads partition 0's offset of topic from a kadm listing.
+func offsetOf(topic string) func(kadm.ListedOffsets, error) (int64, error) {
+	return func(lo kadm.ListedOffsets, err error) (int64, error) {
+		if err != nil {
+			return 0, err
+		}
+		o, ok := lo.Lookup(topic, 0)
+		if !ok {
+			return 0, errors.New("no offset for partition 0")
+		}
+		if o.Err != nil {
+			return 0, o.Err
+		}
+		return o.Offset, nil
 	}
-	if o.Err != nil {
-		return 0, fmt.Errorf("rules topic %q: end offset: %w", topic, o.Err)
-	}
-	return o.Offset, nil
 }
 
 // ReadTo reads records with cl (made with ConsumeOpts) into r until r.Pos
